@@ -20,6 +20,10 @@ export interface ItemSource {
   labelRanges?: Range[];
   /** The id value, where the format has one distinct from the image. */
   idRange?: Range;
+  /** What to delete to remove the whole item cleanly (JSON: with its comma; lines: with the newline). */
+  deleteRange?: Range;
+  /** What to delete to drop label i cleanly (same order as `Item.labels`), where the format allows it. */
+  labelDeleteRanges?: Range[];
 }
 
 export interface Item {
