@@ -1,0 +1,65 @@
+// Builds the extension host bundle, the validation worker, the `taxon` CLI and the webview bundle(s).
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = {
+  bundle: true,
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+};
+
+const nodeExternal = ['vscode', 'onnxruntime-node', 'sharp'];
+
+const builds = [
+  {
+    ...common,
+    entryPoints: { extension: 'src/host/extension.ts', worker: 'src/host/worker.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: nodeExternal,
+  },
+  {
+    ...common,
+    entryPoints: { cli: 'src/cli/main.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: nodeExternal,
+    banner: { js: '#!/usr/bin/env node' },
+  },
+];
+
+const webviewEntries = fs.existsSync('webview')
+  ? Object.fromEntries(
+      fs
+        .readdirSync('webview')
+        .filter((f) => /^[a-z-]+\.ts$/.test(f) && f !== 'protocol.ts')
+        .map((f) => [f.replace(/\.ts$/, ''), `webview/${f}`]),
+    )
+  : {};
+if (Object.keys(webviewEntries).length > 0) {
+  builds.push({
+    ...common,
+    entryPoints: webviewEntries,
+    outdir: 'dist/webview',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  });
+}
+
+if (watch) {
+  const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
+  await Promise.all(contexts.map((c) => c.watch()));
+  console.log('esbuild: watching');
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  fs.chmodSync('dist/cli.js', 0o755);
+}
