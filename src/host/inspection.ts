@@ -1,0 +1,109 @@
+/**
+ * What the worker computes for one dataset and sends back to the host: a compact taxonomy with
+ * counts for the tree view, and the diagnostics for the Problems panel. No `vscode` here: the
+ * worker imports it too.
+ */
+import * as path from 'node:path';
+import type { FormatName } from '../core/dataset';
+import { type Diagnostic, type Range, DatasetError, START_OF_FILE } from '../core/diagnostics';
+import { loadDataset, parseAnnotationText, detectFormat } from '../core/formats';
+import { countsPerNode, datasetStats } from '../core/stats';
+import { validateDataset } from '../core/validate';
+import { readTextFile } from '../core/textInput';
+import { folderTreeTop } from '../core/formats/folder';
+
+export interface NodeSummary {
+  name: string;
+  parent: number;
+  children: number[];
+  description?: string;
+  /** Images labelled at or under the node. */
+  count: number;
+  source?: { file: string; range: Range };
+}
+
+export interface DatasetSummary {
+  /** The dataset's detected target (annotation file, or folder for a folder tree). */
+  target: string;
+  format: FormatName;
+  root: string;
+  files: string[];
+  nodes: NodeSummary[];
+  roots: number[];
+  images: number;
+  unlabelled: number;
+  maxDepth: number;
+  /** Folder trees: the folder whose sub-folders are the taxonomy. */
+  treeTop?: string;
+}
+
+export interface InspectRequest {
+  id: number;
+  /** A dataset folder or annotation file. */
+  target: string;
+  /** Editor text that replaces the file on disk (unsaved or just-opened documents). */
+  text?: { file: string; content: string };
+  checkFiles: boolean;
+  findIdenticalImages: boolean;
+  maxBytes: number;
+  maxDiagnostics: number;
+}
+
+export type InspectResponse =
+  | { id: number; ok: true; summary: DatasetSummary; diagnostics: Diagnostic[]; truncated: number; millis: number }
+  | { id: number; ok: false; file: string; message: string; diagnostics: Diagnostic[] };
+
+export function inspect(req: InspectRequest): InspectResponse {
+  const started = Date.now();
+  let target = req.target;
+  try {
+    const detected = detectFormat(target);
+    target = detected.target;
+    const ds =
+      req.text && path.resolve(req.text.file) === path.resolve(detected.target) && detected.format !== 'folder'
+        ? parseAnnotationText(detected.target, req.text.content, detected.format, { maxBytes: req.maxBytes })
+        : detected.format === 'folder'
+          ? loadDataset(detected.target)
+          : parseAnnotationText(detected.target, readTextFile(detected.target, req.maxBytes), detected.format, { maxBytes: req.maxBytes });
+    const all = validateDataset(ds, { checkFiles: req.checkFiles, findDuplicateImages: req.findIdenticalImages });
+    const diagnostics = all.slice(0, req.maxDiagnostics);
+    const counts = countsPerNode(ds);
+    const stats = datasetStats(ds);
+    const nodes: NodeSummary[] = ds.taxonomy.nodes.map((n) => {
+      const s: NodeSummary = { name: n.name, parent: n.parent, children: n.children, count: counts[n.id] };
+      if (n.description !== undefined) s.description = n.description;
+      const src = ds.nodeSources?.[n.id];
+      if (src) s.source = src;
+      return s;
+    });
+    return {
+      id: req.id,
+      ok: true,
+      summary: {
+        target: detected.target,
+        format: ds.format,
+        root: ds.root,
+        files: ds.files,
+        nodes,
+        roots: ds.taxonomy.roots,
+        images: stats.images,
+        unlabelled: stats.unlabelled,
+        maxDepth: stats.maxDepth,
+        treeTop: ds.format === 'folder' ? folderTreeTop(ds.root) : undefined,
+      },
+      diagnostics,
+      truncated: all.length - diagnostics.length,
+      millis: Date.now() - started,
+    };
+  } catch (err) {
+    const file = err instanceof DatasetError ? err.file : target;
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      id: req.id,
+      ok: false,
+      file,
+      message,
+      diagnostics: [{ file, range: START_OF_FILE, severity: 'error', code: 'taxon.unreadable', message }],
+    };
+  }
+}
