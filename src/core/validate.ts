@@ -159,13 +159,14 @@ function identicalImages(ds: Dataset, files: Array<{ item: Item; absolute: strin
     if (same.length < 2) continue;
     const distinct = new Set(same.map((f) => labelText(f.item)));
     if (distinct.size < 2) continue;
-    for (const f of same) {
-      const others = same.filter((o) => o !== f).map((o) => `${o.item.image} (${labelText(o.item)})`);
+    // One warning per extra copy, on the copy, naming the first: a pair gives one warning.
+    const [first, ...copies] = same;
+    for (const f of copies) {
       out.push({
         ...locate(ds, f.item, f.item.source?.imageRange ?? f.item.source?.range, f.absolute),
         severity: 'warning',
         code: 'taxon.identical-images',
-        message: `Image ${JSON.stringify(f.item.image)} labelled "${labelText(f.item)}" is byte-identical to ${others.join(', ')} with a different label.`,
+        message: `Image ${JSON.stringify(f.item.image)} labelled "${labelText(f.item)}" is byte-identical to ${JSON.stringify(first.item.image)} labelled "${labelText(first.item)}".`,
       });
     }
   }
