@@ -7,11 +7,12 @@ import * as vscode from 'vscode';
 import { Datasets } from './datasets';
 import { Inspector } from './inspector';
 import { QuickFixProvider } from './quickFixes';
-import { datasetName, pathOf, TaxonomyTree } from './taxonomyTree';
+import { datasetName, pathOf, type TaxonomyElement, TaxonomyTree } from './taxonomyTree';
 
 export interface TaxonApi {
   datasets: Datasets;
   tree: TaxonomyTree;
+  view: vscode.TreeView<TaxonomyElement>;
   /** Resolves when the first discovery and inspection of the workspace has finished. */
   ready: Promise<void>;
 }
@@ -66,12 +67,12 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
   const ready = datasets.discover().then(() => {
     for (const doc of vscode.workspace.textDocuments) revalidate(doc);
   });
-  return { datasets, tree, ready };
+  return { datasets, tree, view, ready };
 }
 
 export function deactivate(): void {}
 
-async function findNode(datasets: Datasets, tree: TaxonomyTree, view: vscode.TreeView<unknown>): Promise<void> {
+async function findNode(datasets: Datasets, tree: TaxonomyTree, view: vscode.TreeView<TaxonomyElement>): Promise<void> {
   type Pick = vscode.QuickPickItem & { target: string; node: number };
   const items: Pick[] = [];
   const multiple = datasets.list().filter((d) => d.summary).length > 1;
