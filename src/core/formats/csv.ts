@@ -31,7 +31,7 @@
  */
 import * as path from 'node:path';
 import { type Dataset, emptyDataset, type Item } from '../dataset';
-import { type Diagnostic, LineIndex, type Range, START_OF_FILE } from '../diagnostics';
+import { type Diagnostic, LineIndex, type Position, type Range, START_OF_FILE } from '../diagnostics';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { readTextFile } from '../textInput';
 
@@ -264,7 +264,7 @@ export function parseCsv(text: string, file: string): Dataset {
   const lineEnding: '\n' | '\r\n' = first.lineEnding === '\r\n' ? '\r\n' : '\n';
   let finalNewline = first.lineEnding !== '';
 
-  const pending: Array<{ item: Item; raw: string; cell: Cell }> = [];
+  const pending: Array<{ item: Item; raw: string; cellRange: Range }> = [];
   let anyArrow = false;
   for (let row = tokenizer.next(); row !== undefined; row = tokenizer.next()) {
     if (isRowError(row)) {
@@ -288,16 +288,20 @@ export function parseCsv(text: string, file: string): Dataset {
       continue;
     }
     const pathCell = cells[pathColumn];
+    // Positions are shared between ranges (fewer objects for large files; they are never mutated).
+    const rowStart = index.position(row.start);
+    const rowEnd = index.position(row.end);
+    const at = (offset: number): Position => (offset === row.start ? rowStart : offset === row.end ? rowEnd : index.position(offset));
     const item: Item = {
       id: imageCell.value,
       image: imageCell.value,
       labels: [],
       source: {
         file,
-        range: range(row.start, row.end),
-        imageRange: range(imageCell.start, imageCell.end),
+        range: { start: rowStart, end: rowEnd },
+        imageRange: { start: at(imageCell.start), end: at(imageCell.end) },
         labelRanges: [],
-        deleteRange: range(row.start, row.next),
+        deleteRange: { start: rowStart, end: index.position(row.next) },
       },
     };
     if (extraColumns.length) {
@@ -308,14 +312,14 @@ export function parseCsv(text: string, file: string): Dataset {
     ds.items.push(item);
     if (trimSpaces(pathCell.value) !== '') {
       if (!anyArrow && pathCell.value.includes(' > ')) anyArrow = true;
-      pending.push({ item, raw: pathCell.value, cell: pathCell });
+      pending.push({ item, raw: pathCell.value, cellRange: { start: at(pathCell.start), end: at(pathCell.end) } });
     }
   }
 
   const separator: CsvSeparator = anyArrow ? ' > ' : '/';
   const taxonomy = ds.taxonomy;
   const cache = new Map<string, number | undefined>();
-  for (const { item, raw, cell } of pending) {
+  for (const { item, raw, cellRange } of pending) {
     let node: number | undefined;
     if (cache.has(raw)) node = cache.get(raw);
     else {
@@ -326,7 +330,6 @@ export function parseCsv(text: string, file: string): Dataset {
       }
       cache.set(raw, node);
     }
-    const cellRange = range(cell.start, cell.end);
     if (node === undefined) {
       error(cellRange, 'taxon.empty-segment', `The path '${raw}' has an empty level (separator '${separator}'); the row is read as unlabelled`);
       continue;
