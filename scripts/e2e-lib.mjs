@@ -282,6 +282,8 @@ export function writeSettings(userDataDir, extra = {}) {
     'update.mode': 'none',
     'workbench.tips.enabled': false,
     'security.workspace.trust.enabled': false,
+    'git.openRepositoryInParentFolders': 'never',
+    'extensions.ignoreRecommendations': true,
     ...extra,
   };
   fs.writeFileSync(file, JSON.stringify(settings, null, 2));
