@@ -714,7 +714,15 @@ export function serializeJsonl(ds: Dataset, options: JsonlSerializeOptions = {})
   const colon = spaced ? ': ' : ':';
   const comma = spaced ? ', ' : ',';
   const unlabelled = layout?.unlabelled ?? 'null';
-  const inline = (v: unknown): string => (Array.isArray(v) ? `[${v.map(inline).join(comma)}]` : JSON.stringify(v));
+  // One-line JSON in the file's style; deep values (past 100 levels) fall back to JSON.stringify.
+  const inline = (v: unknown, depth = 0): string => {
+    if (!spaced || depth > 100 || v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+    if (Array.isArray(v)) return `[${v.map((e) => (e === undefined ? 'null' : inline(e, depth + 1))).join(comma)}]`;
+    if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(v);
+    const parts: string[] = [];
+    for (const [k, e] of Object.entries(v)) if (e !== undefined && typeof e !== 'function') parts.push(`${JSON.stringify(k)}${colon}${inline(e, depth + 1)}`);
+    return `{${parts.join(comma)}}`;
+  };
   const lines: string[] = [];
   for (const item of ds.items) {
     const parts: string[] = [`"image"${colon}${JSON.stringify(item.image)}`];
@@ -732,7 +740,7 @@ export function serializeJsonl(ds: Dataset, options: JsonlSerializeOptions = {})
     if (item.extra) {
       for (const [key, value] of Object.entries(item.extra)) {
         if (written.has(key) || value === undefined) continue;
-        parts.push(`${JSON.stringify(key)}${colon}${JSON.stringify(value)}`);
+        parts.push(`${JSON.stringify(key)}${colon}${inline(value)}`);
       }
     }
     lines.push(`{${parts.join(comma)}}`);
