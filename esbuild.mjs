@@ -23,6 +23,8 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     external: nodeExternal,
+    // jsonc-parser's UMD main requires its own files at run time; its ESM build bundles whole.
+    mainFields: ['module', 'main'],
   },
   {
     ...common,
@@ -32,6 +34,8 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     external: nodeExternal,
+    // jsonc-parser's UMD main requires its own files at run time; its ESM build bundles whole.
+    mainFields: ['module', 'main'],
     banner: { js: '#!/usr/bin/env node' },
   },
 ];

@@ -113,6 +113,115 @@ function lineStarts(text: string): LineStarts {
   return { starts, count };
 }
 
+/**
+ * Item positions as offsets in one shared Int32Array; Range objects are built only when read.
+ * A million items would otherwise cost ~20 position objects each (seconds and ~1 GB on a
+ * 2-core laptop), while diagnostics need the ranges of a handful of them.
+ * Record at `at`: start, end, deleteStart, deleteEnd, idStart, idEnd, imageStart, imageEnd, n,
+ * then per label: valueStart, valueEnd, deleteStart, deleteEnd. -1 = absent.
+ */
+class OffsetStore {
+  data = new Int32Array(1 << 16);
+  length = 0;
+
+  constructor(
+    readonly file: string,
+    private readonly lines: LineStarts,
+  ) {}
+
+  alloc(n: number): number {
+    const need = this.length + n;
+    if (need > this.data.length) {
+      const bigger = new Int32Array(Math.max(need, this.data.length * 2));
+      bigger.set(this.data.subarray(0, this.length));
+      this.data = bigger;
+    }
+    const at = this.length;
+    this.length = need;
+    return at;
+  }
+
+  position(offset: number): Position {
+    const s = this.lines.starts;
+    let lo = 0;
+    let hi = this.lines.count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (s[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo, character: offset - s[lo] };
+  }
+
+  range(start: number, end: number): Range | undefined {
+    return start < 0 ? undefined : { start: this.position(start), end: this.position(end) };
+  }
+}
+
+const RECORD = 9;
+const PER_LABEL = 4;
+
+class LazyItemSource implements ItemSource {
+  constructor(
+    private readonly store: OffsetStore,
+    private readonly at: number,
+  ) {}
+
+  private field(i: number): number {
+    return this.store.data[this.at + i];
+  }
+
+  private shadow<K extends keyof ItemSource>(key: K, value: ItemSource[K]): void {
+    Object.defineProperty(this, key, { value, writable: true, enumerable: true, configurable: true });
+  }
+
+  get file(): string {
+    return this.store.file;
+  }
+  get range(): Range {
+    return this.store.range(this.field(0), this.field(1))!;
+  }
+  set range(v: Range) {
+    this.shadow('range', v);
+  }
+  get deleteRange(): Range | undefined {
+    return this.store.range(this.field(2), this.field(3));
+  }
+  set deleteRange(v: Range | undefined) {
+    this.shadow('deleteRange', v);
+  }
+  get idRange(): Range | undefined {
+    return this.store.range(this.field(4), this.field(5));
+  }
+  set idRange(v: Range | undefined) {
+    this.shadow('idRange', v);
+  }
+  get imageRange(): Range | undefined {
+    return this.store.range(this.field(6), this.field(7));
+  }
+  set imageRange(v: Range | undefined) {
+    this.shadow('imageRange', v);
+  }
+  get labelRanges(): Range[] {
+    const n = this.field(8);
+    const out: Range[] = [];
+    for (let k = 0; k < n; k++) out.push(this.store.range(this.field(RECORD + k * PER_LABEL), this.field(RECORD + k * PER_LABEL + 1))!);
+    return out;
+  }
+  set labelRanges(v: Range[] | undefined) {
+    this.shadow('labelRanges', v);
+  }
+  get labelDeleteRanges(): Range[] {
+    const n = this.field(8);
+    const out: Range[] = [];
+    for (let k = 0; k < n; k++) out.push(this.store.range(this.field(RECORD + k * PER_LABEL + 2), this.field(RECORD + k * PER_LABEL + 3))!);
+    return out;
+  }
+  set labelDeleteRanges(v: Range[] | undefined) {
+    this.shadow('labelDeleteRanges', v);
+  }
+}
+
 class SyntaxFail extends Error {
   constructor(readonly offset: number) {
     super('syntax');
@@ -145,7 +254,11 @@ class Reader {
     private readonly imagePrefix: string,
   ) {
     this.n = text.length;
+    this.sources = new OffsetStore(file, lines);
   }
+
+  readonly sources: OffsetStore;
+  private lastRecord = -1;
 
   /** Position of an offset: a forward cursor over the line starts (offsets mostly increase). */
   p(offset: number): Position {
@@ -172,6 +285,23 @@ class Reader {
 
   r(start: number, end: number): Range {
     return { start: this.p(start), end: this.p(end) };
+  }
+
+  /** Appends an item's offset record (label entries are filled by the caller). */
+  private record(start: number, end: number, idS: number, idE: number, imS: number, imE: number, n: number): number {
+    const at = this.sources.alloc(RECORD + n * PER_LABEL);
+    const d = this.sources.data;
+    d[at] = start;
+    d[at + 1] = end;
+    d[at + 2] = start;
+    d[at + 3] = end;
+    d[at + 4] = idS;
+    d[at + 5] = idE;
+    d[at + 6] = imS;
+    d[at + 7] = imE;
+    d[at + 8] = n;
+    this.lastRecord = at;
+    return at;
   }
 
   // --- lexical helpers -------------------------------------------------------------------
@@ -509,30 +639,37 @@ class Reader {
       this.pos++;
       return;
     }
-    let prevEndPos: Position | undefined;
-    let prevPrevEndPos: Position | undefined;
-    let last: ItemSource | undefined;
+    const data = () => this.sources.data;
+    let last = -1; // record of the previous item
+    let prevEnd = -1; // end offset of the item before the current one
     for (;;) {
       this.ws();
       const start = this.pos;
-      const startPos = this.p(start);
-      if (last) last.deleteRange = { start: last.range.start, end: startPos };
-      const item = this.itemObj(start, startPos);
-      last = item.source!;
-      prevPrevEndPos = prevEndPos;
-      prevEndPos = last.range.end;
+      if (last >= 0) {
+        // remove an item with what follows it up to the next item (its comma)
+        data()[last + 2] = data()[last];
+        data()[last + 3] = start;
+      }
+      const item = this.itemObj(start);
+      const at = this.lastRecord;
       items.push(item);
-      if (!this.more(93)) break;
+      if (!this.more(93)) {
+        // the last item goes with the comma before it
+        data()[at + 2] = last >= 0 ? prevEnd : data()[at];
+        data()[at + 3] = data()[at + 1];
+        break;
+      }
+      prevEnd = data()[at + 1];
+      last = at;
     }
-    last.deleteRange = prevPrevEndPos ? { start: prevPrevEndPos, end: last.range.end } : last.range;
   }
 
-  private itemObj(start: number, startPos: Position): Item {
+  private itemObj(start: number): Item {
     const t = this.text;
     if (this.peek() !== 123) {
       this.value();
-      const source: ItemSource = { file: this.file, range: { start: startPos, end: this.p(this.pos) } };
-      return { id: '', image: '', labels: [], source };
+      const at = this.record(start, this.pos, -1, -1, -1, -1, 0);
+      return { id: '', image: '', labels: [], source: new LazyItemSource(this.sources, at) };
     }
     this.pos++;
     let id = '';
@@ -635,29 +772,24 @@ class Reader {
     }
     void annFirst;
     const end = this.pos;
-    // positions, in increasing offset order
     const n = labelIds.length;
-    const idRange = idS >= 0 ? this.r(idS, idE) : undefined;
-    const labelRanges: Range[] = new Array<Range>(n);
-    const labelDeleteRanges: Range[] = new Array<Range>(n);
+    const at = this.record(start, end, idS, idE, imS, imE, n);
+    const d = this.sources.data;
     for (let k = 0; k < n; k++) {
-      const aS = this.p(this.annStarts[k]);
-      labelRanges[k] = this.r(this.labelStarts[k], this.labelEnds[k]);
-      const aE = this.p(this.annEnds[k]);
+      const b = at + RECORD + k * PER_LABEL;
       const next = this.annNext[k];
       const prevEnd = this.annPrevEnd[k];
-      labelDeleteRanges[k] =
-        next >= 0 ? { start: aS, end: this.p(next) } : prevEnd >= 0 ? { start: this.p(prevEnd), end: aE } : { start: aS, end: aE };
+      d[b] = this.labelStarts[k];
+      d[b + 1] = this.labelEnds[k];
+      // drop an annotation with the comma after it, or the one before it when it is the last
+      d[b + 2] = next >= 0 ? this.annStarts[k] : prevEnd >= 0 ? prevEnd : this.annStarts[k];
+      d[b + 3] = next >= 0 ? next : this.annEnds[k];
     }
     this.annNext.length = 0;
     this.annPrevEnd.length = 0;
     this.lastAnnEnd = -1;
     this.pendingAnn = -1;
-    const imageRange = imS >= 0 ? this.r(imS, imE) : undefined;
-    const range: Range = { start: startPos, end: this.p(end) };
-    const source: ItemSource = { file: this.file, range, imageRange, labelRanges, idRange, deleteRange: range, labelDeleteRanges };
-    if (!imageRange) delete source.imageRange;
-    if (!idRange) delete source.idRange;
+    const source = new LazyItemSource(this.sources, at);
     const labels = n === 1 ? [labelIds[0]] : labelIds.slice();
     if (annExtras || others) {
       extra ??= {};

@@ -145,7 +145,7 @@ export function writeDataset(ds: Dataset, format: FormatName, out: string): Writ
     }
     case 'jsonl': {
       const target: Dataset = { ...ds, items: ds.items.map((item) => ({ ...item, image: rebase(ds.root, item.image, path.dirname(abs)) })), root: path.dirname(abs) };
-      const { items, taxonomy } = serializeJsonl(target);
+      const { items, taxonomy } = serializeJsonl(target, { warnings });
       const taxonomyFile = path.join(path.dirname(abs), `${path.basename(abs).replace(/\.(jsonl|ndjson)$/i, '')}.taxonomy.json`);
       writeFileAtomic(abs, items);
       writeFileAtomic(taxonomyFile, taxonomy);
