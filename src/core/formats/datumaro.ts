@@ -1498,5 +1498,8 @@ function itemJson(item: Item, size: number, prefix: string): Record<string, unkn
  */
 function relativeImagePath(image: string, prefix: string): string {
   if (image.startsWith(prefix)) return image.slice(prefix.length);
+  // Datumaro also looks for `images/<path>` when `images/<subset>/<path>` is absent (its
+  // backward-compatible layout); readers apply the same fallback (see formats/index.ts).
+  if (image.startsWith('images/')) return image.slice('images/'.length);
   return `../../${image}`;
 }

@@ -100,11 +100,23 @@ export function loadDataset(target: string, options: LoadOptions = {}): Dataset 
   return parseAnnotationText(resolved, readTextFile(resolved, options.maxBytes ?? DEFAULT_MAX_BYTES), format, options);
 }
 
+/**
+ * Datumaro looks for an item's image in `images/<subset>/<path>`, and in `images/<path>` when the
+ * subset folder is absent (its older layout, which a converted folder tree also uses).
+ */
+function applyDatumaroImageLayout(ds: Dataset): Dataset {
+  if (ds.format !== 'datumaro' || ds.subset === undefined) return ds;
+  const prefix = `images/${ds.subset}/`;
+  if (isDir(path.join(ds.root, 'images', ds.subset)) || !isDir(path.join(ds.root, 'images'))) return ds;
+  for (const item of ds.items) if (item.image.startsWith(prefix)) item.image = 'images/' + item.image.slice(prefix.length);
+  return ds;
+}
+
 /** Parses annotation text that may differ from the file on disk (an editor's unsaved buffer). */
 export function parseAnnotationText(file: string, text: string, format: FormatName = detectFileFormat(file), options: LoadOptions = {}): Dataset {
   switch (format) {
     case 'datumaro':
-      return parseDatumaro(text, file);
+      return applyDatumaroImageLayout(parseDatumaro(text, file));
     case 'csv':
       return parseCsv(text, file);
     case 'jsonl': {
