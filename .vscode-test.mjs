@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 export default defineConfig({
   files: 'out/test/e2e/**/*.test.js',
-  workspaceFolder: './test/fixtures/workspace',
+  // a fresh copy of test/fixtures/workspace made by scripts/e2e.mjs (the tests edit files)
+  workspaceFolder: './.vscode-test/workspace',
   useInstallation: { fromPath: fileURLToPath(new URL('./scripts/code-shim.sh', import.meta.url)) },
   mocha: { ui: 'tdd', timeout: 60000 },
   skipExtensionDependencies: true,

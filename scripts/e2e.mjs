@@ -107,6 +107,11 @@ async function main() {
     console.log(`built in ${secs(t)}`);
   }
 
+  // The tests edit annotation files: they get a fresh copy of the fixture workspace each run.
+  const scratch = path.join(ROOT, '.vscode-test', 'workspace');
+  fs.rmSync(scratch, { recursive: true, force: true });
+  fs.cpSync(path.join(ROOT, 'test/fixtures/workspace'), scratch, { recursive: true });
+
   if (!UI_ONLY) {
     say('e2e tests (vscode-test, extension host in code-server)');
     const t = Date.now();
@@ -124,7 +129,7 @@ async function main() {
   if (!NO_UI) {
     say('UI tests (scripts/ui-test.mjs)');
     const t = Date.now();
-    const r = await run(process.execPath, [path.join(ROOT, 'scripts/ui-test.mjs')]);
+    const r = await run(process.execPath, [path.join(ROOT, 'scripts/ui-test.mjs'), '--workspace', scratch]);
     total.passed += r.passed;
     total.failed += r.failed;
     if (r.code !== 0) code = 1;

@@ -25,6 +25,8 @@ export class Datasets implements vscode.Disposable {
   private readonly fixes = new Map<string, Array<{ diagnostic: vscode.Diagnostic; fixes: QuickFix[] }>>();
   private readonly pendingRefresh = new Map<string, NodeJS.Timeout>();
   private readonly generation = new Map<string, number>();
+  /** Discoveries and inspections still running; `idle()` waits for them. */
+  private readonly inflight = new Set<Promise<unknown>>();
   private readonly changed = new vscode.EventEmitter<DatasetEntry | undefined>();
   readonly onDidChange = this.changed.event;
   readonly diagnostics = vscode.languages.createDiagnosticCollection('taxon');
@@ -39,8 +41,26 @@ export class Datasets implements vscode.Disposable {
     return this.entries.get(target);
   }
 
+  /** Resolves once no discovery or inspection is running (including ones started meanwhile). */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0 || this.pendingRefresh.size > 0) {
+      await Promise.all([...this.inflight, new Promise((r) => setTimeout(r, 50))]);
+    }
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inflight.add(work);
+    const done = () => this.inflight.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
   /** Finds datasets in the workspace and inspects them all. */
-  async discover(): Promise<void> {
+  discover(): Promise<void> {
+    return this.track(this.discoverNow());
+  }
+
+  private async discoverNow(): Promise<void> {
     const targets = new Set<string>();
     const [datumaro, csv, jsonl] = await Promise.all([
       vscode.workspace.findFiles('**/annotations/*.json', EXCLUDE, 1000),
@@ -85,7 +105,11 @@ export class Datasets implements vscode.Disposable {
     );
   }
 
-  async refresh(target: string, text?: { file: string; content: string }): Promise<DatasetEntry | undefined> {
+  refresh(target: string, text?: { file: string; content: string }): Promise<DatasetEntry | undefined> {
+    return this.track(this.refreshNow(target, text));
+  }
+
+  private async refreshNow(target: string, text?: { file: string; content: string }): Promise<DatasetEntry | undefined> {
     const entry = this.entries.get(target) ?? { target, uris: [] };
     this.entries.set(target, entry);
     const generation = (this.generation.get(target) ?? 0) + 1;

@@ -64,9 +64,12 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
     }),
   );
 
-  const ready = datasets.discover().then(() => {
-    for (const doc of vscode.workspace.textDocuments) revalidate(doc);
-  });
+  const ready = datasets
+    .discover()
+    .then(() => {
+      for (const doc of vscode.workspace.textDocuments) revalidate(doc);
+      return datasets.idle();
+    });
   return { datasets, tree, view, ready };
 }
 
