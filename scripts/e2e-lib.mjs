@@ -284,6 +284,8 @@ export function writeSettings(userDataDir, extra = {}) {
     'security.workspace.trust.enabled': false,
     'git.openRepositoryInParentFolders': 'never',
     'extensions.ignoreRecommendations': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'workbench.auxiliaryBar.enabled': false,
     ...extra,
   };
   fs.writeFileSync(file, JSON.stringify(settings, null, 2));

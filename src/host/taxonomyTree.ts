@@ -87,7 +87,8 @@ export class TaxonomyTree implements vscode.TreeDataProvider<TaxonomyElement>, v
 function datasetItem(element: TaxonomyElement, entry: DatasetEntry | undefined): vscode.TreeItem {
   const name = datasetName(element.target);
   const summary = entry?.summary;
-  const item = new vscode.TreeItem(name, summary && summary.roots.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+  // Expanded from the first render: VS Code keeps a row's state by id once it has shown it.
+  const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.Expanded);
   item.id = element.target;
   item.contextValue = 'taxon.dataset';
   if (summary) {
@@ -96,8 +97,6 @@ function datasetItem(element: TaxonomyElement, entry: DatasetEntry | undefined):
     const tooltip = new vscode.MarkdownString();
     tooltip.appendText(`${element.target}\n\n${summary.format} · ${summary.nodes.length} nodes · depth ${summary.maxDepth} · ${summary.images} images (${summary.unlabelled} unlabelled)`);
     item.tooltip = tooltip;
-    const file = summary.files[0];
-    if (file) item.command = { command: 'vscode.open', title: 'Open Annotations', arguments: [vscode.Uri.file(file)] };
   } else if (entry?.error) {
     item.description = 'cannot be read';
     item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
