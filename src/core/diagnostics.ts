@@ -52,12 +52,18 @@ export class LineIndex {
   private readonly starts: Int32Array;
 
   constructor(text: string) {
+    // indexOf runs at memchr speed: much faster than a charCodeAt loop on 100+ MB files.
+    let starts = new Int32Array(1024);
     let count = 1;
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) count++;
-    const starts = new Int32Array(count);
-    let k = 1;
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts[k++] = i + 1;
-    this.starts = starts;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+      if (count === starts.length) {
+        const bigger = new Int32Array(starts.length * 2);
+        bigger.set(starts);
+        starts = bigger;
+      }
+      starts[count++] = i + 1;
+    }
+    this.starts = starts.subarray(0, count);
   }
 
   position(offset: number): Position {

@@ -27,7 +27,7 @@ export function readTextFile(file: string, maxBytes = DEFAULT_MAX_BYTES): string
 export function decodeText(file: string, bytes: Uint8Array): string {
   const probe = bytes.subarray(0, Math.min(bytes.length, 64 * 1024));
   if (probe.includes(0)) throw new DatasetError(file, 'looks like a binary file (it contains NUL bytes), not a text annotation file');
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   const sample = text.slice(0, 64 * 1024);
   let replaced = 0;
   for (let i = 0; i < sample.length; i++) if (sample.charCodeAt(i) === 0xfffd) replaced++;

@@ -121,13 +121,17 @@ function lineStarts(text: string): LineStarts {
  * then per label: valueStart, valueEnd, deleteStart, deleteEnd. -1 = absent.
  */
 class OffsetStore {
-  data = new Int32Array(1 << 16);
+  data: Int32Array;
   length = 0;
 
   constructor(
     readonly file: string,
     private readonly lines: LineStarts,
-  ) {}
+    textLength: number,
+  ) {
+    // About 13 offsets per ~150-byte item: size it once instead of doubling (and copying) it.
+    this.data = new Int32Array(Math.max(1 << 12, Math.ceil(textLength / 10)));
+  }
 
   alloc(n: number): number {
     const need = this.length + n;
@@ -254,7 +258,7 @@ class Reader {
     private readonly imagePrefix: string,
   ) {
     this.n = text.length;
-    this.sources = new OffsetStore(file, lines);
+    this.sources = new OffsetStore(file, lines, text.length);
   }
 
   readonly sources: OffsetStore;
