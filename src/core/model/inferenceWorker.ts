@@ -1,0 +1,47 @@
+/**
+ * The worker thread that owns the onnxruntime session, so inference never blocks the thread that
+ * started it (the extension host's, or the CLI's). Bundled as dist/inferenceWorker.js.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openBackbone, type Backbone, type BackboneSpec } from './backbone';
+
+export interface InferenceWorkerData {
+  modelPath: string;
+  threads?: number;
+}
+
+export type InferenceRequest = { type: 'embed'; id: number; pixels: Uint8Array; count: number };
+
+export type InferenceReply =
+  | { type: 'ready'; spec: BackboneSpec }
+  | { type: 'unusable-model'; file: string; message: string }
+  | { type: 'embedded'; id: number; embeddings: Float32Array; ms: number }
+  | { type: 'failed'; id: number; message: string };
+
+async function serve(): Promise<void> {
+  const port = parentPort!;
+  const { modelPath, threads } = workerData as InferenceWorkerData;
+  let backbone: Backbone;
+  try {
+    backbone = await openBackbone(modelPath, { threads });
+  } catch (err) {
+    const file = (err as { file?: string }).file ?? modelPath;
+    const message = err instanceof Error ? err.message : String(err);
+    port.postMessage({ type: 'unusable-model', file, message } satisfies InferenceReply);
+    return;
+  }
+  port.on('message', async (request: InferenceRequest) => {
+    const t0 = performance.now();
+    try {
+      const out = await backbone.embed(request.pixels, request.count);
+      // Copy out of onnxruntime's buffer so the result can be transferred, not cloned.
+      const embeddings = new Float32Array(out);
+      port.postMessage({ type: 'embedded', id: request.id, embeddings, ms: performance.now() - t0 } satisfies InferenceReply, [embeddings.buffer]);
+    } catch (err) {
+      port.postMessage({ type: 'failed', id: request.id, message: err instanceof Error ? err.message.split('\n')[0] : String(err) } satisfies InferenceReply);
+    }
+  });
+  port.postMessage({ type: 'ready', spec: backbone.spec } satisfies InferenceReply);
+}
+
+if (parentPort) void serve();
