@@ -14,6 +14,13 @@ NEED_CHROMIUM=1
 
 say() { echo "[setup-e2e] $*" >&2; }
 
+# Run from `npm test` / `npm start`, the outer npm (on Node 20) exports npm_config_* variables,
+# among them npm_config_user_agent naming Node 20: the nested installs would inherit them and
+# code-server's postinstall would refuse to run ("requires node v24"). Start from a clean slate.
+for var in $(compgen -e); do
+  case "$var" in npm_*|NPM_*) unset "$var" ;; esac
+done
+
 # --- apt packages -------------------------------------------------------------
 missing=()
 if [ "$NEED_CHROMIUM" = 1 ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
