@@ -17,7 +17,7 @@ const nodeExternal = ['vscode', 'onnxruntime-node', 'sharp'];
 const builds = [
   {
     ...common,
-    entryPoints: { extension: 'src/host/extension.ts', worker: 'src/host/worker.ts' },
+    entryPoints: { extension: 'src/host/extension.ts', worker: 'src/host/worker.ts', inferenceWorker: 'src/core/model/inferenceWorker.ts' },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { FORMATS, type FormatName } from '../core/dataset';
 import { countBySeverity, DatasetError, type Diagnostic } from '../core/diagnostics';
 import { loadDataset, writeDataset } from '../core/formats';
+import { embedImages, imagesIn, noImagesMessage, type EmbedProgress } from '../core/model/embed';
 import { datasetStats } from '../core/stats';
 import { validateDataset } from '../core/validate';
 
@@ -13,6 +14,8 @@ Commands:
   validate <dataset-or-file> [--json] [--no-files]   all consistency checks; exit 1 on errors
   stats <dataset> [--json]                           counts per level, labelled / unlabelled
   convert <in> --to <datumaro|csv|jsonl> <out>       convert between annotation formats
+  embed <dataset-or-folder> [--model F] [--batch N] [--threads N] [--cache DIR] [--json]
+                                                     fill the embedding cache; prints throughput
 
 Common options:
   --max-mb <n>   largest annotation file to read (default 512)
@@ -26,8 +29,19 @@ interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
   cwd: string;
+  /** Rewrites one status line in place (only given when stderr is a terminal). */
+  progress?: (s: string) => void;
+  /** Interrupts long commands (Ctrl-C); what they finished is kept. */
+  signal?: AbortSignal;
 }
 
+/** Every command, the asynchronous ones (`embed`) included. */
+export async function runAsync(argv: string[], io: Io): Promise<number> {
+  if (argv[0] === 'embed') return embed(argv.slice(1), io).catch((err) => failure(err, io));
+  return run(argv, io);
+}
+
+/** The synchronous commands; `runAsync` runs them all. */
 export function run(argv: string[], io: Io): number {
   try {
     const [command, ...rest] = argv;
@@ -42,25 +56,31 @@ export function run(argv: string[], io: Io): number {
         return stats(rest, io);
       case 'convert':
         return convert(rest, io);
+      case 'embed':
+        throw new UsageError('embed runs asynchronously: call runAsync');
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`taxon: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof DatasetError) {
-      io.err(`taxon: ${err.message}`);
-      return 2;
-    }
-    if (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      io.err(`taxon: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    io.err(`taxon: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return failure(err, io);
+  }
+}
+
+function failure(err: unknown, io: Io): number {
+  if (err instanceof UsageError) {
+    io.err(`taxon: ${err.message}\n${USAGE}`);
     return 2;
   }
+  if (err instanceof DatasetError) {
+    io.err(`taxon: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    io.err(`taxon: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  io.err(`taxon: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  return 2;
 }
 
 function parse(args: string[], options: Record<string, { type: 'string' | 'boolean'; short?: string }>, positionals: number) {
@@ -155,11 +175,83 @@ function convert(args: string[], io: Io): number {
   return 0;
 }
 
+async function embed(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { model: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' }, cache: { type: 'string' }, json: { type: 'boolean' } },
+    1,
+  );
+  const positive = (name: string): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const batchSize = positive('batch');
+  const threads = positive('threads');
+  const target = path.resolve(io.cwd, positionals[0]);
+  const source = await imagesIn(target);
+  if (source.images.length === 0) throw new DatasetError(target, noImagesMessage());
+  let lastDraw = 0;
+  const onProgress = io.progress
+    ? (p: EmbedProgress) => {
+        const now = Date.now();
+        if (now - lastDraw < 200 && p.done < p.total) return;
+        lastDraw = now;
+        const eta = p.etaSeconds === undefined ? '' : `, ${formatDuration(p.etaSeconds)} left`;
+        io.progress!(`embedding ${p.done}/${p.total}: ${p.embedded} embedded, ${p.fromCache} from cache, ${p.skipped} skipped, ${p.imagesPerSecond.toFixed(0)} images/s${eta}`);
+      }
+    : undefined;
+  const r = await embedImages({
+    root: source.root,
+    images: source.images,
+    modelPath: typeof values.model === 'string' ? path.resolve(io.cwd, values.model) : undefined,
+    batchSize,
+    threads,
+    cacheDir: typeof values.cache === 'string' ? path.resolve(io.cwd, values.cache) : undefined,
+    signal: io.signal,
+    onProgress,
+  });
+  if (io.progress) io.progress('');
+  for (const note of r.notes) io.err(`taxon: note: ${note}`);
+  if (values.json) {
+    io.out(
+      JSON.stringify({
+        images: r.images,
+        embedded: r.embedded,
+        fromCache: r.fromCache,
+        skipped: r.skipped.map((s) => ({ file: s.file, reason: s.reason })),
+        seconds: r.seconds,
+        imagesPerSecond: r.imagesPerSecond,
+        model: { path: r.model.path, sha256: r.model.sha256, inputSize: r.model.inputSize, dim: r.model.dim },
+      }),
+    );
+  } else {
+    for (const s of r.skipped) io.out(`skipped ${printable(s.file)}: ${s.reason}`);
+    io.out(
+      `${r.images} images: ${r.embedded} embedded, ${r.fromCache} from cache, ${r.skipped.length} skipped in ${r.seconds.toFixed(1)} s (${r.imagesPerSecond.toFixed(0)} images/s)${r.cancelled ? '; cancelled, what was done is cached' : ''}`,
+    );
+    io.out(`model ${r.model.path} (${r.model.inputSize}×${r.model.inputSize}, ${r.model.dim}-d, sha256 ${r.model.sha256.slice(0, 12)}…); cache ${r.cacheDir}`);
+  }
+  return r.cancelled ? 130 : 0;
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
 if (require.main === module) {
-  const code = run(process.argv.slice(2), {
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => interrupt.abort());
+  void runAsync(process.argv.slice(2), {
     out: (s) => process.stdout.write(s + '\n'),
     err: (s) => process.stderr.write(s + '\n'),
     cwd: process.cwd(),
+    progress: process.stderr.isTTY ? (s) => process.stderr.write(`\r\x1b[K${s}`) : undefined,
+    signal: interrupt.signal,
+  }).then((code) => {
+    process.exitCode = code;
   });
-  process.exitCode = code;
 }

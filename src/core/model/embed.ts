@@ -193,12 +193,9 @@ class InferenceWorker {
 
   static start(modelPath: string, threads: number, workerFile: string): Promise<InferenceWorker> {
     const data: InferenceWorkerData = { modelPath, threads };
-    // Under tsx (tests, the bench from source) the worker is TypeScript too: a CommonJS bootstrap
-    // registers tsx's require hook inside the worker (`--import tsx` in execArgv does not reach
-    // a worker's entry module on Node 20).
-    const worker = workerFile.endsWith('.ts')
-      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register(); require(${JSON.stringify(workerFile)});`, { eval: true, workerData: data })
-      : new Worker(workerFile, { workerData: data });
+    // Under tsx (tests, the bench from source) the worker is TypeScript too. tsx's CommonJS hook
+    // loads it; `--import tsx` would not (Node 20 then loads a worker's entry as an ES module).
+    const worker = new Worker(workerFile, { workerData: data, execArgv: workerFile.endsWith('.ts') ? ['--require', 'tsx/cjs'] : undefined });
     return new Promise((resolve, reject) => {
       const onExit = (code: number) => reject(new Error(`the inference worker stopped before the model was open (exit code ${code})`));
       worker.once('error', reject);
