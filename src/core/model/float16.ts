@@ -7,7 +7,7 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** The float16 bit pattern nearest to `value` (ties to even). */
+/** The float16 bit pattern nearest to `value` as a float32 (embeddings are float32; ties to even). */
 export function toFloat16Bits(value: number): number {
   f32[0] = value;
   const x = u32[0];
