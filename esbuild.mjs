@@ -17,7 +17,12 @@ const nodeExternal = ['vscode', 'onnxruntime-node', 'sharp'];
 const builds = [
   {
     ...common,
-    entryPoints: { extension: 'src/host/extension.ts', worker: 'src/host/worker.ts', inferenceWorker: 'src/core/model/inferenceWorker.ts' },
+    entryPoints: {
+      extension: 'src/host/extension.ts',
+      worker: 'src/host/worker.ts',
+      embedWorker: 'src/host/embedWorker.ts',
+      inferenceWorker: 'src/core/model/inferenceWorker.ts',
+    },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',

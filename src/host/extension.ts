@@ -5,6 +5,7 @@
 
 import * as vscode from 'vscode';
 import { Datasets } from './datasets';
+import { InferenceRunner } from './inference';
 import { Inspector } from './inspector';
 import { QuickFixProvider } from './quickFixes';
 import { datasetName, pathOf, type TaxonomyElement, TaxonomyTree } from './taxonomyTree';
@@ -13,6 +14,7 @@ export interface TaxonApi {
   datasets: Datasets;
   tree: TaxonomyTree;
   view: vscode.TreeView<TaxonomyElement>;
+  inference: InferenceRunner;
   /** Resolves when the first discovery and inspection of the workspace has finished. */
   ready: Promise<void>;
 }
@@ -24,7 +26,8 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
   const datasets = new Datasets(inspector);
   const tree = new TaxonomyTree(datasets);
   const view = vscode.window.createTreeView('taxon.taxonomy', { treeDataProvider: tree, showCollapseAll: true });
-  context.subscriptions.push(inspector, datasets, tree, view);
+  const inference = new InferenceRunner(context.extensionPath, datasets);
+  context.subscriptions.push(inspector, datasets, tree, view, inference);
 
   context.subscriptions.push(
     vscode.languages.registerCodeActionsProvider(
@@ -59,6 +62,10 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
       await vscode.commands.executeCommand('workbench.actions.view.problems');
     }),
     vscode.commands.registerCommand('taxon.findNode', () => findNode(datasets, tree, view)),
+    vscode.commands.registerCommand('taxon.runInference', (uri?: vscode.Uri) => inference.run(uri instanceof vscode.Uri ? uri : undefined)),
+    vscode.commands.registerCommand('taxon.cancelInference', () => {
+      if (!inference.cancel()) void vscode.window.showInformationMessage('Taxon: no inference is running.');
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('taxon')) void datasets.discover();
     }),
@@ -70,7 +77,7 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
       for (const doc of vscode.workspace.textDocuments) revalidate(doc);
       return datasets.idle();
     });
-  return { datasets, tree, view, ready };
+  return { datasets, tree, view, inference, ready };
 }
 
 export function deactivate(): void {}
