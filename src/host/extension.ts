@@ -15,6 +15,7 @@ export interface TaxonApi {
   tree: TaxonomyTree;
   view: vscode.TreeView<TaxonomyElement>;
   inference: InferenceRunner;
+  extensionPath: string;
   /** Resolves when the first discovery and inspection of the workspace has finished. */
   ready: Promise<void>;
 }
@@ -77,7 +78,7 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
       for (const doc of vscode.workspace.textDocuments) revalidate(doc);
       return datasets.idle();
     });
-  return { datasets, tree, view, inference, ready };
+  return { datasets, tree, view, inference, extensionPath: context.extensionPath, ready };
 }
 
 export function deactivate(): void {}

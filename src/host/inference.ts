@@ -5,12 +5,14 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
-import type { EmbedResult } from '../core/model/embed';
+import type { EmbedProgress, EmbedResult } from '../core/model/embed';
 import type { Datasets } from './datasets';
 import type { EmbedJob, EmbedWorkerReply } from './embedProtocol';
 
 export class InferenceRunner implements vscode.Disposable {
   private running: { worker: Worker; folder: string } | undefined;
+  /** The latest progress of the running (or last) inference. */
+  lastProgress: EmbedProgress | undefined;
 
   constructor(
     private readonly extensionPath: string,
@@ -36,6 +38,7 @@ export class InferenceRunner implements vscode.Disposable {
     const job = jobFromSettings(folder);
     const worker = new Worker(path.join(this.extensionPath, 'dist', 'embedWorker.js'));
     this.running = { worker, folder };
+    this.lastProgress = undefined;
     const name = path.basename(folder);
     try {
       const outcome = await vscode.window.withProgress(
@@ -51,6 +54,7 @@ export class InferenceRunner implements vscode.Disposable {
                   break;
                 case 'progress': {
                   const p = reply.progress;
+                  this.lastProgress = p;
                   const percent = p.total ? (100 * p.done) / p.total : 0;
                   progress.report({ message: describeProgress(p), increment: percent - reported });
                   reported = percent;
