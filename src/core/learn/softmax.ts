@@ -1,0 +1,305 @@
+/**
+ * Linear classifiers on embeddings: multinomial logistic (softmax) regression for an exclusive
+ * choice, and one binary logistic (sigmoid) per label for an inclusive / multi-label one. Both
+ * are L2-regularised, class-balanced, fitted with L-BFGS and warm-startable from earlier weights.
+ *
+ * Weights are K rows of (dim + 1) numbers, the last one the bias (not regularised).
+ */
+import { minimize, type LbfgsOptions } from './lbfgs';
+
+/** Row-major embeddings: row i is data[i*dim … (i+1)*dim). */
+export interface Features {
+  data: Float32Array;
+  n: number;
+  dim: number;
+}
+
+/** How raw embeddings become classifier inputs; fitted on the training set, stored with the model. */
+export interface Preprocessing {
+  /** Subtracted after L2 normalisation; empty when not mean-centred. */
+  mean: Float32Array;
+  /** Multiplies the centred vector so that a feature has unit variance on average (λ then means the same for any backbone). */
+  scale: number;
+}
+
+export class NonFiniteEmbeddingError extends Error {
+  constructor(readonly image: string) {
+    super(`the embedding of ${image} has a non-finite value (NaN or infinity); re-embed the image or remove it`);
+  }
+}
+
+/** Fits the preprocessing on raw training embeddings (L2 normalisation, optional mean-centring, variance scale). */
+export function fitPreprocessing(raw: Features, options: { center?: boolean; images?: readonly string[] } = {}): Preprocessing {
+  const { n, dim } = raw;
+  const center = options.center ?? true;
+  const mean = new Float64Array(dim);
+  const row = new Float64Array(dim);
+  for (let i = 0; i < n; i++) {
+    normalisedRow(raw, i, row, options.images);
+    for (let j = 0; j < dim; j++) mean[j] += row[j];
+  }
+  if (n > 0) for (let j = 0; j < dim; j++) mean[j] /= n;
+  // E‖x − μ‖² = 1 − ‖μ‖² for unit-norm rows.
+  let meanSq = 0;
+  for (let j = 0; j < dim; j++) meanSq += mean[j] * mean[j];
+  const spread = center ? Math.max(1 - meanSq, 1e-6) : 1;
+  return { mean: center ? Float32Array.from(mean) : new Float32Array(0), scale: Math.sqrt(dim / spread) };
+}
+
+/** Applies the preprocessing. Throws NonFiniteEmbeddingError naming the image of a bad row. */
+export function preprocess(raw: Features, pre: Preprocessing, images?: readonly string[], shared = false): Features {
+  const { n, dim } = raw;
+  const bytes = n * dim * 4;
+  const data = new Float32Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const row = new Float64Array(dim);
+  const hasMean = pre.mean.length === dim;
+  for (let i = 0; i < n; i++) {
+    normalisedRow(raw, i, row, images);
+    const o = i * dim;
+    for (let j = 0; j < dim; j++) data[o + j] = ((hasMean ? row[j] - pre.mean[j] : row[j]) * pre.scale);
+  }
+  return { data, n, dim };
+}
+
+function normalisedRow(raw: Features, i: number, out: Float64Array, images?: readonly string[]): void {
+  const { dim, data } = raw;
+  const o = i * dim;
+  let sq = 0;
+  for (let j = 0; j < dim; j++) {
+    const v = data[o + j];
+    out[j] = v;
+    sq += v * v;
+  }
+  if (!Number.isFinite(sq)) throw new NonFiniteEmbeddingError(images?.[i] ?? `row ${i}`);
+  const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+  for (let j = 0; j < dim; j++) out[j] *= inv;
+}
+
+export interface FitOptions extends LbfgsOptions {
+  /** L2 strength λ on the mean (class-weighted) loss. */
+  l2?: number;
+  /** Balanced class weights (default) or none. */
+  balanced?: boolean;
+  /** Warm start: K × (dim+1) weights. */
+  init?: Float64Array | Float32Array;
+}
+
+export interface FitResult {
+  weights: Float32Array;
+  iterations: number;
+  evaluations: number;
+  loss: number;
+  converged: boolean;
+}
+
+export const DEFAULT_L2 = 1e-4;
+export const DEFAULT_LBFGS: Required<LbfgsOptions> = { maxIterations: 300, memory: 10, gradientTolerance: 1e-4, relativeTolerance: 1e-9 };
+
+/**
+ * Softmax regression over K classes on the given rows of X. `targets[i]` ∈ [0, K) is the class of
+ * `rows[i]`. Classes without an example get no weight of their own (balanced weights skip them).
+ */
+export function fitSoftmax(X: Features, rows: Int32Array, targets: Int32Array, K: number, options: FitOptions = {}): FitResult {
+  const D = X.dim + 1;
+  const counts = new Float64Array(K);
+  for (let i = 0; i < targets.length; i++) counts[targets[i]]++;
+  let present = 0;
+  for (let k = 0; k < K; k++) if (counts[k] > 0) present++;
+  const m = rows.length;
+  const rowWeight = new Float64Array(m);
+  for (let i = 0; i < m; i++) rowWeight[i] = options.balanced === false ? 1 / m : 1 / (present * counts[targets[i]]);
+  const l2 = options.l2 ?? DEFAULT_L2;
+  const objective = softmaxObjective(X, rows, targets, rowWeight, K, l2);
+  const x0 = new Float64Array(K * D);
+  if (options.init) x0.set(options.init);
+  const r = minimize(objective, x0, { ...DEFAULT_LBFGS, ...stripFit(options) });
+  return { weights: Float32Array.from(r.x), iterations: r.iterations, evaluations: r.evaluations, loss: r.value, converged: r.converged };
+}
+
+/**
+ * One binary logistic regression per label (K of them, fitted jointly: their losses are
+ * independent). `positive[i*K + k]` is 1 when row i has label k. Balanced per label.
+ */
+export function fitSigmoid(X: Features, rows: Int32Array, positive: Uint8Array, K: number, options: FitOptions = {}): FitResult {
+  const D = X.dim + 1;
+  const m = rows.length;
+  const pos = new Float64Array(K);
+  for (let i = 0; i < m; i++) for (let k = 0; k < K; k++) pos[k] += positive[i * K + k];
+  const wPos = new Float64Array(K);
+  const wNeg = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    const neg = m - pos[k];
+    if (options.balanced === false || pos[k] === 0 || neg === 0) {
+      wPos[k] = wNeg[k] = 1 / m;
+    } else {
+      wPos[k] = 1 / (2 * pos[k]);
+      wNeg[k] = 1 / (2 * neg);
+    }
+  }
+  const l2 = options.l2 ?? DEFAULT_L2;
+  const objective = sigmoidObjective(X, rows, positive, wPos, wNeg, K, l2);
+  const x0 = new Float64Array(K * D);
+  if (options.init) x0.set(options.init);
+  const r = minimize(objective, x0, { ...DEFAULT_LBFGS, ...stripFit(options) });
+  return { weights: Float32Array.from(r.x), iterations: r.iterations, evaluations: r.evaluations, loss: r.value, converged: r.converged };
+}
+
+function stripFit(o: FitOptions): LbfgsOptions {
+  const out: LbfgsOptions = {};
+  if (o.maxIterations !== undefined) out.maxIterations = o.maxIterations;
+  if (o.memory !== undefined) out.memory = o.memory;
+  if (o.gradientTolerance !== undefined) out.gradientTolerance = o.gradientTolerance;
+  if (o.relativeTolerance !== undefined) out.relativeTolerance = o.relativeTolerance;
+  return out;
+}
+
+function softmaxObjective(X: Features, rows: Int32Array, targets: Int32Array, rowWeight: Float64Array, K: number, l2: number) {
+  const { data, dim } = X;
+  const D = dim + 1;
+  const s = new Float64Array(K);
+  return (w: Float64Array, grad: Float64Array): number => {
+    grad.fill(0);
+    let loss = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const base = rows[i] * dim;
+      scores(data, base, dim, w, K, s);
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) if (s[k] > max) max = s[k];
+      let z = 0;
+      for (let k = 0; k < K; k++) {
+        s[k] = Math.exp(s[k] - max);
+        z += s[k];
+      }
+      const y = targets[i];
+      const rw = rowWeight[i];
+      loss += rw * (Math.log(z) - Math.log(s[y]));
+      const inv = 1 / z;
+      for (let k = 0; k < K; k++) s[k] = rw * (s[k] * inv - (k === y ? 1 : 0));
+      accumulate(data, base, dim, s, K, grad);
+    }
+    return loss + regularise(w, grad, K, D, l2);
+  };
+}
+
+function sigmoidObjective(X: Features, rows: Int32Array, positive: Uint8Array, wPos: Float64Array, wNeg: Float64Array, K: number, l2: number) {
+  const { data, dim } = X;
+  const D = dim + 1;
+  const s = new Float64Array(K);
+  return (w: Float64Array, grad: Float64Array): number => {
+    grad.fill(0);
+    let loss = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const base = rows[i] * dim;
+      scores(data, base, dim, w, K, s);
+      for (let k = 0; k < K; k++) {
+        const z = s[k];
+        const y = positive[i * K + k];
+        const rw = y ? wPos[k] : wNeg[k];
+        // log(1 + e^z) − y·z, computed stably
+        const softplus = z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
+        loss += rw * (softplus - y * z);
+        s[k] = rw * (1 / (1 + Math.exp(-z)) - y);
+      }
+      accumulate(data, base, dim, s, K, grad);
+    }
+    return loss + regularise(w, grad, K, D, l2);
+  };
+}
+
+function regularise(w: Float64Array, grad: Float64Array, K: number, D: number, l2: number): number {
+  let sq = 0;
+  for (let k = 0; k < K; k++) {
+    const o = k * D;
+    for (let j = 0; j < D - 1; j++) {
+      const v = w[o + j];
+      sq += v * v;
+      grad[o + j] += l2 * v;
+    }
+  }
+  return 0.5 * l2 * sq;
+}
+
+/** s[k] = w_k · x + b_k for the row at `base`; two classes per pass over x. */
+export function scores(data: Float32Array, base: number, dim: number, w: Float64Array | Float32Array, K: number, s: Float64Array): void {
+  const D = dim + 1;
+  let k = 0;
+  for (; k + 1 < K; k += 2) {
+    const o0 = k * D;
+    const o1 = o0 + D;
+    let a0 = 0;
+    let a1 = 0;
+    let b0 = 0;
+    let b1 = 0;
+    let j = 0;
+    for (; j + 1 < dim; j += 2) {
+      const x0 = data[base + j];
+      const x1 = data[base + j + 1];
+      a0 += x0 * w[o0 + j];
+      b0 += x1 * w[o0 + j + 1];
+      a1 += x0 * w[o1 + j];
+      b1 += x1 * w[o1 + j + 1];
+    }
+    for (; j < dim; j++) {
+      a0 += data[base + j] * w[o0 + j];
+      a1 += data[base + j] * w[o1 + j];
+    }
+    s[k] = a0 + b0 + w[o0 + dim];
+    s[k + 1] = a1 + b1 + w[o1 + dim];
+  }
+  for (; k < K; k++) {
+    const o = k * D;
+    let a = 0;
+    let b = 0;
+    let j = 0;
+    for (; j + 1 < dim; j += 2) {
+      a += data[base + j] * w[o + j];
+      b += data[base + j + 1] * w[o + j + 1];
+    }
+    for (; j < dim; j++) a += data[base + j] * w[o + j];
+    s[k] = a + b + w[o + dim];
+  }
+}
+
+/** grad_k += c[k] · [x, 1] for the row at `base`; two classes per pass over x. */
+function accumulate(data: Float32Array, base: number, dim: number, c: Float64Array, K: number, grad: Float64Array): void {
+  const D = dim + 1;
+  let k = 0;
+  for (; k + 1 < K; k += 2) {
+    const c0 = c[k];
+    const c1 = c[k + 1];
+    const o0 = k * D;
+    const o1 = o0 + D;
+    for (let j = 0; j < dim; j++) {
+      const x = data[base + j];
+      grad[o0 + j] += c0 * x;
+      grad[o1 + j] += c1 * x;
+    }
+    grad[o0 + dim] += c0;
+    grad[o1 + dim] += c1;
+  }
+  for (; k < K; k++) {
+    const ck = c[k];
+    const o = k * D;
+    for (let j = 0; j < dim; j++) grad[o + j] += ck * data[base + j];
+    grad[o + dim] += ck;
+  }
+}
+
+/** Class probabilities of one preprocessed row (softmax). */
+export function softmaxProbabilities(weights: Float32Array, K: number, X: Features, row: number, out: Float64Array): void {
+  scores(X.data, row * X.dim, X.dim, weights, K, out);
+  let max = -Infinity;
+  for (let k = 0; k < K; k++) if (out[k] > max) max = out[k];
+  let z = 0;
+  for (let k = 0; k < K; k++) {
+    out[k] = Math.exp(out[k] - max);
+    z += out[k];
+  }
+  for (let k = 0; k < K; k++) out[k] /= z;
+}
+
+/** Independent label probabilities of one preprocessed row (sigmoids). */
+export function sigmoidProbabilities(weights: Float32Array, K: number, X: Features, row: number, out: Float64Array): void {
+  scores(X.data, row * X.dim, X.dim, weights, K, out);
+  for (let k = 0; k < K; k++) out[k] = 1 / (1 + Math.exp(-out[k]));
+}
