@@ -110,7 +110,7 @@ export class InferenceRunner implements vscode.Disposable {
       items.push({ label: `$(root-folder) ${f.name}`, description: 'workspace folder', folder: f.uri.fsPath });
     }
     items.push({ label: '$(folder-opened) Browse…', description: 'choose another folder' });
-    const picked = await vscode.window.showQuickPick(items, { title: 'Taxon: Run Inference on Folder', placeHolder: 'Folder or dataset whose images to embed' });
+    const picked = await vscode.window.showQuickPick(items, { title: 'Taxon: Run Inference on Folder', placeHolder: 'Folder or dataset whose images to embed', matchOnDescription: true });
     if (!picked) return undefined;
     if (picked.folder) return picked.folder;
     const chosen = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Run Inference' });
