@@ -3,17 +3,22 @@
  * same run (this machine is shared and noisy, so ratios are what we compare). Each measurement
  * runs in a fresh process so that its peak memory is its own. Results: bench-results/*.json.
  *
- *   npm run bench [-- --quick]   (--quick: 100,000 items instead of 1,000,000)
+ *   npm run bench [-- --quick] [-- --suite foundation|inference]
+ *   (--quick: 100,000 items instead of 1,000,000, and 2,000 images instead of 20,000;
+ *    --suite: one suite only; default all)
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateDatumaro, generateWideTaxonomy } from './generate';
+import { inferenceSuite } from './inference';
 
 const ROOT = path.resolve(__dirname, '../..');
 const OUT = path.join(ROOT, 'bench-results');
 const quick = process.argv.includes('--quick');
+const suiteArg = process.argv.indexOf('--suite');
+const only = suiteArg >= 0 ? process.argv[suiteArg + 1] : undefined;
 const REPEATS = 3;
 
 interface Measurement {
@@ -86,7 +91,20 @@ function foundation() {
   }
 }
 
+const suites: Record<string, () => Record<string, unknown> | undefined> = {
+  foundation,
+  inference: () => inferenceSuite(quick),
+};
+if (only !== undefined && !(only in suites)) {
+  console.error(`unknown suite ${JSON.stringify(only)}; suites: ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
 fs.mkdirSync(OUT, { recursive: true });
-const result = foundation();
-fs.writeFileSync(path.join(OUT, quick ? 'foundation-quick.json' : 'foundation.json'), JSON.stringify(result, null, 2) + '\n');
-console.log(`written ${path.relative(ROOT, path.join(OUT, quick ? 'foundation-quick.json' : 'foundation.json'))}`);
+for (const [name, suite] of Object.entries(suites)) {
+  if (only !== undefined && name !== only) continue;
+  const result = suite();
+  if (result === undefined) continue;
+  const file = path.join(OUT, quick ? `${name}-quick.json` : `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  console.log(`written ${path.relative(ROOT, file)}`);
+}

@@ -73,6 +73,8 @@ export interface EmbedResult {
   fromCache: number;
   skipped: SkippedImage[];
   seconds: number;
+  /** Part of `seconds` spent opening and checking the model, before the first image. */
+  modelSeconds: number;
   imagesPerSecond: number;
   model: ModelSummary;
   /** True when the signal stopped the run before every image was handled. */
@@ -264,6 +266,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
     let embedded = 0;
     let fromCache = 0;
     const tStart = performance.now();
+    const modelSeconds = (tStart - t0) / 1000;
     const inBatches = new Set<string>();
 
     const progress = () => {
@@ -328,6 +331,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
       progress();
     };
 
+    // One batch at the worker while this thread decodes the next: cancel then waits for one batch at most.
     let inFlight: Promise<void> = Promise.resolve();
     let pending: Array<Extract<Prepared, { kind: 'decoded' }>> = [];
     let cancelled = false;
@@ -355,7 +359,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
       while (pending.length >= batchSize || (last && pending.length > 0)) {
         const batch = pending.slice(0, batchSize);
         pending = pending.slice(batchSize);
-        await inFlight; // the worker holds one batch at a time; the next is being decoded meanwhile
+        await inFlight;
         if (options.signal?.aborted) {
           cancelled = true;
           break;
@@ -375,6 +379,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
       fromCache,
       skipped,
       seconds,
+      modelSeconds,
       imagesPerSecond: seconds > 0 ? handled / seconds : 0,
       model: { path: spec.file, sha256: spec.sha256, inputSize: spec.size, dim: spec.dim },
       cancelled,

@@ -30,7 +30,12 @@ async function serve(): Promise<void> {
     port.postMessage({ type: 'unusable-model', file, message } satisfies InferenceReply);
     return;
   }
-  port.on('message', async (request: InferenceRequest) => {
+  // Requests run one after another: the backbone reuses one input buffer.
+  let queue = Promise.resolve();
+  port.on('message', (request: InferenceRequest) => {
+    queue = queue.then(() => answer(request));
+  });
+  const answer = async (request: InferenceRequest) => {
     const t0 = performance.now();
     try {
       const out = await backbone.embed(request.pixels, request.count);
@@ -40,7 +45,7 @@ async function serve(): Promise<void> {
     } catch (err) {
       port.postMessage({ type: 'failed', id: request.id, message: err instanceof Error ? err.message.split('\n')[0] : String(err) } satisfies InferenceReply);
     }
-  });
+  };
   port.postMessage({ type: 'ready', spec: backbone.spec } satisfies InferenceReply);
 }
 
