@@ -4,7 +4,17 @@ import { parseArgs } from 'node:util';
 import { FORMATS, type FormatName } from '../core/dataset';
 import { countBySeverity, DatasetError, type Diagnostic } from '../core/diagnostics';
 import { loadDataset, writeDataset } from '../core/formats';
-import { embedImages, imagesIn, noImagesMessage, type EmbedProgress } from '../core/model/embed';
+import { writeFileAtomic } from '../core/atomicWrite';
+import { NoLabelsError } from '../core/learn/hierarchy';
+import { INFERENCE_MODES, multiLevelEntropy, type InferenceMode } from '../core/learn/inference';
+import { evaluate } from '../core/learn/metrics';
+import { CLASSIFIER_KINDS, deepest, TaxonModel, type ClassifierKind } from '../core/learn/model';
+import { npyFloat32 } from '../core/learn/npy';
+import { NonFiniteEmbeddingError } from '../core/learn/softmax';
+import { isHeldOut } from '../core/learn/split';
+import { fileSha256, loadClassifiers, saveClassifiers } from '../core/learn/store';
+import { defaultModelPath } from '../core/model/backbone';
+import { embedImages, imagesIn, noImagesMessage, readEmbeddings, resolveCacheDir, type EmbedProgress } from '../core/model/embed';
 import { datasetStats } from '../core/stats';
 import { validateDataset } from '../core/validate';
 
@@ -16,6 +26,13 @@ Commands:
   convert <in> --to <datumaro|csv|jsonl> <out>       convert between annotation formats
   embed <dataset-or-folder> [--model F] [--batch N] [--threads N] [--cache DIR] [--json]
                                                      fill the embedding cache; prints throughput
+  train <dataset> [--model F] [--cache DIR] [--json] trains the node classifiers on the labelled items
+  predict <dataset-or-folder> [--from <dataset>] [--inference topdown|bottomup|diffusion] [--out F.jsonl]
+                                                     predictions with per-level confidence (JSON lines)
+  eval --train <d> [--test <d> | --holdout 0.2] [--classifier lcpn|flat|knn] [--inference M] [--json]
+                                                     trains, predicts, prints the hierarchical metrics
+  export <dataset> --embeddings out.npy --labels out.csv [--holdout 0.2]
+                                                     cached embeddings as .npy, labels and split as CSV
 
 Common options:
   --max-mb <n>   largest annotation file to read (default 512)
@@ -38,6 +55,9 @@ interface Io {
 /** Every command, the asynchronous ones (`embed`) included. */
 export async function runAsync(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'embed') return embed(argv.slice(1), io).catch((err) => failure(err, io));
+  const learning: Record<string, (args: string[], io: Io) => Promise<number>> = { train, predict, eval: evalCommand, export: exportCommand };
+  const command = learning[argv[0]];
+  if (command && Object.hasOwn(learning, argv[0])) return command(argv.slice(1), io).catch((err) => failure(err, io));
   return run(argv, io);
 }
 
@@ -57,7 +77,11 @@ export function run(argv: string[], io: Io): number {
       case 'convert':
         return convert(rest, io);
       case 'embed':
-        throw new UsageError('embed runs asynchronously: call runAsync');
+      case 'train':
+      case 'predict':
+      case 'eval':
+      case 'export':
+        throw new UsageError(`${command} runs asynchronously: call runAsync`);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
@@ -71,7 +95,7 @@ function failure(err: unknown, io: Io): number {
     io.err(`taxon: ${err.message}\n${USAGE}`);
     return 2;
   }
-  if (err instanceof DatasetError) {
+  if (err instanceof DatasetError || err instanceof NoLabelsError || err instanceof NonFiniteEmbeddingError) {
     io.err(`taxon: ${err.message}`);
     return 2;
   }
@@ -235,6 +259,210 @@ async function embed(args: string[], io: Io): Promise<number> {
     io.out(`model ${r.model.path} (${r.model.inputSize}×${r.model.inputSize}, ${r.model.dim}-d, sha256 ${r.model.sha256.slice(0, 12)}…); cache ${r.cacheDir}`);
   }
   return r.cancelled ? 130 : 0;
+}
+
+/** A dataset's items with their cached embeddings (rows without one are left out and counted). */
+async function labelledEmbeddings(target: string, io: Io, modelPath: string | undefined, cacheDir: string | undefined) {
+  const ds = loadDataset(target);
+  const images = ds.items.map((item) => item.image);
+  if (images.length === 0) throw new DatasetError(target, 'has no items');
+  const e = await readEmbeddings({ root: ds.root, images, modelPath, cacheDir });
+  if (e.missing.length === images.length) {
+    throw new DatasetError(target, `has no cached embeddings for model ${path.basename(modelPath ?? defaultModelPath())}: run "taxon embed ${target}" first`);
+  }
+  if (e.missing.length > 0) io.err(`taxon: note: ${e.missing.length} of ${images.length} images have no cached embedding and are left out (run "taxon embed" to add them)`);
+  const missing = new Set(e.missing);
+  const keep = images.map((_, i) => i).filter((i) => !missing.has(i));
+  const data = new Float32Array(keep.length * e.dim);
+  keep.forEach((row, i) => data.set(e.matrix.subarray(row * e.dim, (row + 1) * e.dim), i * e.dim));
+  return {
+    ds,
+    raw: { data, n: keep.length, dim: e.dim },
+    images: keep.map((i) => images[i]),
+    labels: keep.map((i) => ds.items[i].labels),
+  };
+}
+
+function learningOptions(values: Record<string, string | boolean | undefined>, io: Io) {
+  const modelPath = typeof values.model === 'string' ? path.resolve(io.cwd, values.model) : undefined;
+  const cacheDir = typeof values.cache === 'string' ? path.resolve(io.cwd, values.cache) : undefined;
+  const inference = (values.inference ?? 'bottomup') as InferenceMode;
+  if (!INFERENCE_MODES.includes(inference)) throw new UsageError(`--inference must be one of ${INFERENCE_MODES.join(', ')} (got ${JSON.stringify(values.inference)})`);
+  return { modelPath, cacheDir, inference, modelSha256: () => fileSha256(modelPath ?? defaultModelPath()) };
+}
+
+const LEARNING_OPTIONS = { model: { type: 'string' }, cache: { type: 'string' }, json: { type: 'boolean' } } as const;
+
+async function train(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...LEARNING_OPTIONS }, 1);
+  const o = learningOptions(values, io);
+  const target = path.resolve(io.cwd, positionals[0]);
+  const d = await labelledEmbeddings(target, io, o.modelPath, o.cacheDir);
+  const { model, report } = TaxonModel.train(d.ds.taxonomy, d.raw, d.labels, d.images, { groups: d.ds.groups });
+  const { dir: cacheDir } = resolveCacheDir(d.ds.root, o.cacheDir);
+  const saved = saveClassifiers(cacheDir, model, o.modelSha256());
+  const all = [...model.lcpn!.classifiers.values()];
+  const untrained = all.filter((c) => !c.trained).map((c) => (c.parent === -1 ? '(root)' : d.ds.taxonomy.pathString(c.parent)));
+  if (values.json) {
+    io.out(JSON.stringify({ classifiers: all.length, untrained, labelled: report.labelled, alpha: report.alpha, alphaSource: report.alphaSource, seconds: report.seconds, saved }));
+    return 0;
+  }
+  io.out(`trained ${all.length - untrained.length} of ${all.length} node classifiers on ${report.labelled} labelled images in ${report.seconds.toFixed(1)} s; diffusion α ${report.alpha} (${report.alphaSource})`);
+  if (untrained.length) io.out(`untrained (fewer than two labelled examples or one child seen; predictions stop at them): ${untrained.map(printable).join(', ')}`);
+  io.out(`saved to ${path.relative(io.cwd, saved) || '.'}`);
+  return 0;
+}
+
+async function predict(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...LEARNING_OPTIONS, from: { type: 'string' }, inference: { type: 'string' }, out: { type: 'string' } }, 1);
+  const o = learningOptions(values, io);
+  const target = path.resolve(io.cwd, positionals[0]);
+  const from = typeof values.from === 'string' ? path.resolve(io.cwd, values.from) : target;
+  const trainedOn = loadDataset(from);
+  const { dir: fromCache } = resolveCacheDir(trainedOn.root, typeof values.from === 'string' ? undefined : o.cacheDir);
+  const loaded = loadClassifiers(fromCache, trainedOn.taxonomy, o.modelSha256());
+  if (loaded.status === 'missing') throw new DatasetError(from, `has no trained classifiers: run "taxon train ${positionals[0]}" first`);
+  if (loaded.status === 'rejected') throw new DatasetError(from, `${loaded.reason.replace(/; the classifiers will be retrained$/, '')}: run "taxon train" again`);
+  if (loaded.stale.length) io.err(`taxon: note: the taxonomy changed since training: ${loaded.stale.length} classifier(s) are stale and predictions stop above them; run "taxon train" to update`);
+  const source = await imagesIn(target);
+  if (source.images.length === 0) throw new DatasetError(target, noImagesMessage());
+  const e = await readEmbeddings({ root: source.root, images: source.images, modelPath: o.modelPath, cacheDir: o.cacheDir });
+  const missing = new Set(e.missing);
+  if (missing.size === source.images.length) throw new DatasetError(target, `has no cached embeddings: run "taxon embed ${positionals[0]}" first`);
+  if (missing.size) io.err(`taxon: note: ${missing.size} of ${source.images.length} images have no cached embedding and are not predicted`);
+  const { model } = loaded;
+  const t = model.taxonomy;
+  const rows = source.images.map((_, i) => i).filter((i) => !missing.has(i));
+  const X = model.prepare({ data: e.matrix, n: source.images.length, dim: e.dim }, source.images);
+  const depths = t.depths();
+  const lines: string[] = [];
+  const preds = model.predict(X, o.inference, rows);
+  rows.forEach((row, i) => {
+    const p = preds[i];
+    lines.push(
+      JSON.stringify({
+        image: source.images[row],
+        path: p.path.map((n) => t.nodes[n].name),
+        confidentPath: p.confident === -1 ? [] : t.path(p.confident),
+        levels: p.path.map((n) => ({ level: depths[n], node: t.nodes[n].name, p: round(p.marginals[n]) })),
+        uncertainty: round(multiLevelEntropy(t, p.marginals, depths)),
+      }),
+    );
+  });
+  if (typeof values.out === 'string') {
+    const out = path.resolve(io.cwd, values.out);
+    writeFileAtomic(out, lines.length ? lines.join('\n') + '\n' : '');
+    io.out(`${lines.length} predictions (${o.inference}) written to ${path.relative(io.cwd, out)}`);
+  } else for (const line of lines) io.out(line);
+  return 0;
+}
+
+async function evalCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parse(
+    args,
+    { ...LEARNING_OPTIONS, train: { type: 'string' }, test: { type: 'string' }, holdout: { type: 'string' }, classifier: { type: 'string' }, inference: { type: 'string' }, alpha: { type: 'string' } },
+    0,
+  );
+  const o = learningOptions(values, io);
+  if (typeof values.train !== 'string') throw new UsageError('eval needs --train <dataset>');
+  if (typeof values.test === 'string' && values.holdout !== undefined) throw new UsageError('give --test or --holdout, not both');
+  const classifier = (values.classifier ?? 'lcpn') as ClassifierKind;
+  if (!CLASSIFIER_KINDS.includes(classifier)) throw new UsageError(`--classifier must be one of ${CLASSIFIER_KINDS.join(', ')} (got ${JSON.stringify(values.classifier)})`);
+  const holdout = values.holdout === undefined ? 0.2 : Number(values.holdout);
+  if (!(holdout > 0 && holdout < 1)) throw new UsageError(`--holdout must be a fraction between 0 and 1, got ${JSON.stringify(values.holdout)}`);
+  const alpha = values.alpha === undefined ? undefined : Number(values.alpha);
+  if (alpha !== undefined && !(alpha >= 0 && alpha < 1)) throw new UsageError(`--alpha must be in [0, 1), got ${JSON.stringify(values.alpha)}`);
+  const trainTarget = path.resolve(io.cwd, values.train);
+  const tr = await labelledEmbeddings(trainTarget, io, o.modelPath, o.cacheDir);
+  const t = tr.ds.taxonomy;
+  let trainLabels = tr.labels;
+  let testRaw = tr.raw;
+  let testImages = tr.images;
+  let testTruth: number[] = [];
+  let testRows: number[];
+  if (typeof values.test === 'string') {
+    const te = await labelledEmbeddings(path.resolve(io.cwd, values.test), io, o.modelPath, o.cacheDir);
+    if (te.raw.dim !== tr.raw.dim) throw new DatasetError(values.test, `embeddings have ${te.raw.dim} dimensions, the training set's ${tr.raw.dim}`);
+    let unknown = 0;
+    testTruth = te.labels.map((ls) => {
+      if (ls.length === 0) return -1;
+      const node = t.find(te.ds.taxonomy.path(deepest(te.ds.taxonomy, ls)));
+      if (node === undefined) unknown++;
+      return node ?? -1;
+    });
+    if (unknown) io.err(`taxon: note: ${unknown} test items have labels that are not in the training taxonomy and are left out`);
+    testRaw = te.raw;
+    testImages = te.images;
+    testRows = testTruth.map((n, i) => (n === -1 ? -1 : i)).filter((i) => i >= 0);
+  } else {
+    testRows = tr.images.map((im, i) => (tr.labels[i].length > 0 && isHeldOut(im, holdout) ? i : -1)).filter((i) => i >= 0);
+    testTruth = tr.labels.map((ls) => (ls.length ? deepest(t, ls) : -1));
+    trainLabels = tr.labels.map((ls, i) => (isHeldOut(tr.images[i], holdout) ? [] : ls));
+  }
+  if (testRows.length === 0) throw new DatasetError(typeof values.test === 'string' ? values.test : trainTarget, 'has no labelled test items');
+  const t0 = performance.now();
+  const { model } = TaxonModel.train(t, tr.raw, trainLabels, tr.images, { classifier, groups: tr.ds.groups, alpha });
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const X = testRaw === tr.raw ? model.prepare(tr.raw, tr.images) : model.prepare(testRaw, testImages);
+  const preds = model.predict(X, o.inference, testRows);
+  const predictSeconds = (performance.now() - t1) / 1000;
+  const m = evaluate(t, testRows.map((r, i) => ({ truth: testTruth[r], predicted: preds[i].node, confident: preds[i].confident })));
+  const result = {
+    classifier,
+    inference: o.inference,
+    train: trainLabels.filter((l) => l.length > 0).length,
+    test: testRows.length,
+    leafTop1: m.leafTop1,
+    hP: m.hP,
+    hR: m.hR,
+    hF1: m.hF1,
+    perLevel: m.perLevel,
+    meanTreeDistance: m.meanTreeDistance,
+    meanTreeDistanceOnMistakes: m.meanTreeDistanceOnMistakes,
+    confident: { tau: model.decoder.tau, precision: m.confident?.precision ?? 0, meanDepth: m.confident?.meanDepth ?? 0 },
+    trainSeconds,
+    predictSeconds,
+  };
+  if (values.json) {
+    io.out(JSON.stringify(result));
+    return 0;
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+  io.out(`${classifier} + ${o.inference} (α ${model.alpha}): ${result.train} train, ${result.test} test`);
+  io.out(`leaf top-1 ${pct(m.leafTop1)} (${m.leafN} items with a leaf label)   hP ${pct(m.hP)}  hR ${pct(m.hR)}  hF1 ${pct(m.hF1)}`);
+  io.out('level      n  accuracy');
+  for (const l of m.perLevel) io.out(`${String(l.level).padStart(5)}  ${String(l.n).padStart(5)}  ${pct(l.accuracy).padStart(8)}`);
+  io.out(`tree distance: ${m.meanTreeDistance.toFixed(3)} mean, ${m.meanTreeDistanceOnMistakes.toFixed(3)} on mistakes`);
+  io.out(`confident depth (τ ${result.confident.tau}): precision ${pct(result.confident.precision)}, mean depth ${result.confident.meanDepth.toFixed(2)}`);
+  io.out(`train ${trainSeconds.toFixed(2)} s, predict ${predictSeconds.toFixed(2)} s`);
+  return 0;
+}
+
+async function exportCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...LEARNING_OPTIONS, embeddings: { type: 'string' }, labels: { type: 'string' }, holdout: { type: 'string' } }, 1);
+  const o = learningOptions(values, io);
+  if (typeof values.embeddings !== 'string' || typeof values.labels !== 'string') throw new UsageError('export needs --embeddings <out.npy> and --labels <out.csv>');
+  const holdout = values.holdout === undefined ? 0.2 : Number(values.holdout);
+  if (!(holdout >= 0 && holdout < 1)) throw new UsageError(`--holdout must be a fraction in [0, 1), got ${JSON.stringify(values.holdout)}`);
+  const d = await labelledEmbeddings(path.resolve(io.cwd, positionals[0]), io, o.modelPath, o.cacheDir);
+  const t = d.ds.taxonomy;
+  const npyFile = path.resolve(io.cwd, values.embeddings);
+  const csvFile = path.resolve(io.cwd, values.labels);
+  writeFileAtomic(npyFile, npyFloat32(d.raw.data, d.raw.n, d.raw.dim));
+  const csvField = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const rows = ['image,path,split'];
+  d.images.forEach((image, i) => {
+    const ls = d.labels[i];
+    rows.push([image, ls.length ? t.pathString(deepest(t, ls)) : '', isHeldOut(image, holdout) ? 'test' : 'train'].map(csvField).join(','));
+  });
+  writeFileAtomic(csvFile, rows.join('\n') + '\n');
+  io.out(`${d.raw.n} × ${d.raw.dim} embeddings written to ${path.relative(io.cwd, npyFile)}; labels and split (hold-out ${holdout}, by image path) to ${path.relative(io.cwd, csvFile)}`);
+  return 0;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
 }
 
 function formatDuration(seconds: number): string {

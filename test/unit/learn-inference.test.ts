@@ -62,7 +62,7 @@ test('diffusion solves (I − αWn) f = (1−α) f0 exactly and lets a strong pa
     deg[u]++;
     deg[v]++;
   }
-  const M = Array.from({ length: n }, (_, i) => Array.from({ length: n + 1 }, (_, j) => (i === j ? 1 : 0)));
+  const M: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n + 1 }, (_, j) => (i === j ? 1 : 0)));
   for (const [u, v] of edges) {
     M[u][v] -= alpha / Math.sqrt(deg[u] * deg[v]);
     M[v][u] -= alpha / Math.sqrt(deg[u] * deg[v]);

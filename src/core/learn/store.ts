@@ -166,3 +166,8 @@ function checkHeader(h: Header, bin: Buffer): string | undefined {
   for (const v of view) if (!Number.isFinite(v)) return 'has non-finite weights';
   return undefined;
 }
+
+/** sha256 of a file (the backbone model): the key that ties classifiers to the embeddings they were trained on. */
+export function fileSha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}

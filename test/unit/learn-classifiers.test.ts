@@ -1,0 +1,202 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ROOT, Taxonomy } from '../../src/core/taxonomy';
+import { minimize } from '../../src/core/learn/lbfgs';
+import { fitPreprocessing, fitSigmoid, fitSoftmax, NonFiniteEmbeddingError, preprocess, sigmoidProbabilities, softmaxProbabilities } from '../../src/core/learn/softmax';
+import { affectedParents, LcpnClassifier, NoLabelsError } from '../../src/core/learn/hierarchy';
+import { TaxonModel } from '../../src/core/learn/model';
+import { evaluate } from '../../src/core/learn/metrics';
+import { isHeldOut, splitFraction } from '../../src/core/learn/split';
+import { hierarchicalClusters, rng } from './learn-synthetic';
+
+test('L-BFGS finds the minimum of the Rosenbrock function', () => {
+  const r = minimize(
+    (x, g) => {
+      const [a, b] = [x[0], x[1]];
+      g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
+      g[1] = 200 * (b - a * a);
+      return (1 - a) ** 2 + 100 * (b - a * a) ** 2;
+    },
+    Float64Array.from([-1.2, 1]),
+    { gradientTolerance: 1e-8, relativeTolerance: 0 },
+  );
+  assert.ok(r.converged);
+  assert.ok(Math.abs(r.x[0] - 1) < 1e-5 && Math.abs(r.x[1] - 1) < 1e-5, String(r.x));
+});
+
+function blobs(n: number, dim: number, K: number, seed: number) {
+  const rand = rng(seed);
+  const centres = Array.from({ length: K }, () => Array.from({ length: dim }, () => rand() * 4 - 2));
+  const data = new Float32Array(n * dim);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % K;
+    for (let j = 0; j < dim; j++) data[i * dim + j] = centres[y[i]][j] + (rand() - 0.5) * 2;
+  }
+  return { X: { data, n, dim }, y };
+}
+
+test('softmax regression separates blobs, and a warm start from its own optimum converges at once', () => {
+  const { X, y } = blobs(300, 8, 3, 1);
+  const rows = Int32Array.from({ length: 300 }, (_, i) => i);
+  const r = fitSoftmax(X, rows, y, 3, { l2: 1e-3 });
+  assert.ok(r.converged);
+  const p = new Float64Array(3);
+  let hits = 0;
+  for (let i = 0; i < 300; i++) {
+    softmaxProbabilities(r.weights, 3, X, i, p);
+    if (p.indexOf(Math.max(...p)) === y[i]) hits++;
+  }
+  assert.ok(hits / 300 > 0.95, `accuracy ${hits / 300}`);
+  const warm = fitSoftmax(X, rows, y, 3, { l2: 1e-3, init: r.weights });
+  assert.ok(warm.iterations <= 2, `warm start took ${warm.iterations} iterations`);
+});
+
+test('sigmoid heads learn independent labels (multi-label)', () => {
+  const { X, y } = blobs(200, 6, 4, 2);
+  const rows = Int32Array.from({ length: 200 }, (_, i) => i);
+  // label 0: class 0 or 1; label 1: class 1 or 2 — an item of class 1 has both.
+  const positive = new Uint8Array(200 * 2);
+  for (let i = 0; i < 200; i++) {
+    positive[i * 2] = y[i] <= 1 ? 1 : 0;
+    positive[i * 2 + 1] = y[i] === 1 || y[i] === 2 ? 1 : 0;
+  }
+  const r = fitSigmoid(X, rows, positive, 2, { l2: 1e-3 });
+  const p = new Float64Array(2);
+  let right = 0;
+  for (let i = 0; i < 200; i++) {
+    sigmoidProbabilities(r.weights, 2, X, i, p);
+    if (Number(p[0] > 0.5) === positive[i * 2] && Number(p[1] > 0.5) === positive[i * 2 + 1]) right++;
+  }
+  assert.ok(right / 200 > 0.9, `both labels right on ${right / 200}`);
+});
+
+test('a non-finite embedding is refused with the image named', () => {
+  const data = Float32Array.from([1, 0, NaN, 1]);
+  assert.throws(() => fitPreprocessing({ data, n: 2, dim: 2 }, { images: ['ok.jpg', 'broken.jpg'] }), (e: unknown) => e instanceof NonFiniteEmbeddingError && /broken\.jpg/.test(e.message));
+});
+
+function synthetic(n = 2400, seed = 5) {
+  const s = hierarchicalClusters({ n, dim: 24, branching: [3, 3, 3], spread: [1.2, 0.9, 0.7], noise: 1, seed });
+  const raw = { data: s.data, n: s.n, dim: s.dim };
+  const X = preprocess(raw, fitPreprocessing(raw));
+  return { ...s, raw, X };
+}
+
+function leafAccuracy(t: Taxonomy, model: TaxonModel, X: ReturnType<typeof synthetic>['X'], labels: number[], rows: number[]) {
+  const preds = model.predict(X, 'bottomup', rows);
+  return evaluate(t, rows.map((r, i) => ({ truth: labels[r], predicted: preds[i].node }))).leafTop1;
+}
+
+test('LCPN leaf accuracy is close to a flat softmax on hierarchical clusters', () => {
+  const s = synthetic();
+  const train = s.labels.map((l, i) => (isHeldOut(s.images[i], 0.25) ? [] : [l]));
+  const test_ = s.labels.map((_, i) => i).filter((i) => isHeldOut(s.images[i], 0.25));
+  const lcpn = TaxonModel.train(s.taxonomy, s.raw, train, s.images, { classifier: 'lcpn' });
+  const flat = TaxonModel.train(s.taxonomy, s.raw, train, s.images, { classifier: 'flat' });
+  const knn = TaxonModel.train(s.taxonomy, s.raw, train, s.images, { classifier: 'knn' });
+  const a = leafAccuracy(s.taxonomy, lcpn.model, lcpn.X, s.labels, test_);
+  const b = leafAccuracy(s.taxonomy, flat.model, flat.X, s.labels, test_);
+  const c = leafAccuracy(s.taxonomy, knn.model, knn.X, s.labels, test_);
+  assert.ok(a > 0.6, `LCPN ${a}`);
+  assert.ok(a >= b - 0.03, `LCPN ${a} vs flat ${b}`);
+  assert.ok(c > 0.4, `kNN ${c}`);
+});
+
+test('partial labels train only the classifiers above their node', () => {
+  const t = new Taxonomy();
+  const A = t.add('A');
+  const a1 = t.add('a1', A);
+  const a2 = t.add('a2', A);
+  const B = t.add('B');
+  t.add('b1', B);
+  const s = synthetic(60);
+  const X = { data: s.X.data, n: 6, dim: s.X.dim };
+  const lcpn = new LcpnClassifier(t, X.dim);
+  lcpn.train(X, [[A], [A], [B], [B], [a1], [a2]]);
+  assert.equal(lcpn.classifiers.get(ROOT)!.examples, 6);
+  assert.equal(lcpn.classifiers.get(A)!.examples, 2, 'the items labelled "A" say nothing about a1 vs a2');
+  assert.equal(lcpn.classifiers.has(B), false, 'B has one child: no classifier');
+});
+
+test('a node with zero or one labelled example is marked untrained, and prediction stops at it', () => {
+  const s = synthetic(300);
+  const t = s.taxonomy;
+  const lcpn = new LcpnClassifier(t, s.X.dim);
+  const n0 = t.roots[0];
+  const starved = t.nodes[n0].children[0];
+  // Every label except one under `starved`, which keeps a single example.
+  let kept = false;
+  const labels = s.labels.map((l) => {
+    if (!t.isAncestorOrSelf(starved, l)) return [l];
+    if (kept) return [];
+    kept = true;
+    return [l];
+  });
+  lcpn.train(s.X, labels);
+  assert.equal(lcpn.classifiers.get(starved)!.trained, false);
+  assert.equal(lcpn.classifiers.get(n0)!.trained, true);
+  const model = new TaxonModel(t, 'lcpn', { mean: new Float32Array(0), scale: 1 }, s.X.dim, 0.2);
+  model.lcpn = lcpn;
+  for (const p of model.predict(s.X, 'topdown')) if (p.path.includes(starved)) assert.equal(p.node, starved);
+});
+
+test('a training set with no labels is refused with a clear message', () => {
+  const s = synthetic(50);
+  assert.throws(() => TaxonModel.train(s.taxonomy, s.raw, s.labels.map(() => []), s.images), (e: unknown) => e instanceof NoLabelsError && /no labelled items/.test(e.message));
+});
+
+test('retrain touches only the classifiers on the changed items\' old and new paths', () => {
+  const s = synthetic(1200);
+  const t = s.taxonomy;
+  const labels: number[][] = s.labels.map((l) => [l]);
+  const { model, X } = TaxonModel.train(t, s.raw, labels, s.images, { alpha: 0.2 });
+  const before = new Map([...model.lcpn!.classifiers].map(([p, c]) => [p, c]));
+  const row = 7;
+  const old = labels[row];
+  const other = t.leaves().find((l) => t.nodes[t.ancestry(l)[0]].id !== t.ancestry(old[0])[0])!;
+  labels[row] = [other];
+  const affected = affectedParents(t, old, labels[row]);
+  const report = model.retrain(X, labels, affected);
+  const expected = new Set([ROOT, ...t.ancestry(old[0]).slice(0, -1), ...t.ancestry(other).slice(0, -1)]);
+  assert.deepEqual(new Set(report.retrained), expected);
+  for (const [p, c] of model.lcpn!.classifiers) {
+    if (expected.has(p)) assert.notEqual(c, before.get(p), `parent ${p} retrained`);
+    else assert.equal(c, before.get(p), `parent ${p} untouched`);
+  }
+});
+
+test('after a sequence of incremental retrains, accuracy is within 0.5 points of a full retrain', () => {
+  const s = synthetic(2400, 9);
+  const t = s.taxonomy;
+  const testRows = s.labels.map((_, i) => i).filter((i) => isHeldOut(s.images[i], 0.25));
+  const pool = s.labels.map((_, i) => i).filter((i) => !isHeldOut(s.images[i], 0.25));
+  const labels: number[][] = s.labels.map(() => []);
+  for (const i of pool.slice(0, 600)) labels[i] = [s.labels[i]];
+  const options = { alpha: 0.2, gradientTolerance: 1e-5 };
+  const { model, X } = TaxonModel.train(t, s.raw, labels, s.images, options);
+  // 40 batches of 10 new labels, each retraining only what it touches.
+  for (let b = 0; b < 40; b++) {
+    const affected = new Set<number>();
+    for (const i of pool.slice(600 + b * 10, 610 + b * 10)) {
+      labels[i] = [s.labels[i]];
+      for (const p of affectedParents(t, [], labels[i])) affected.add(p);
+    }
+    model.retrain(X, labels, affected);
+  }
+  const full = new TaxonModel(t, 'lcpn', model.preprocessing, X.dim, 0.2);
+  const fresh = TaxonModel.train(t, s.raw, labels, s.images, options);
+  void full;
+  const incremental = leafAccuracy(t, model, X, s.labels, testRows);
+  const retrained = leafAccuracy(t, fresh.model, fresh.X, s.labels, testRows);
+  assert.ok(Math.abs(incremental - retrained) <= 0.005, `incremental ${incremental} vs full ${retrained}`);
+});
+
+test('the hold-out split depends only on the image path', () => {
+  assert.equal(splitFraction('a/b.jpg'), splitFraction('a/b.jpg'));
+  assert.notEqual(splitFraction('a/b.jpg'), splitFraction('a/c.jpg'));
+  const images = Array.from({ length: 10000 }, (_, i) => `images/x/${i}.jpg`);
+  const held = images.filter((im) => isHeldOut(im, 0.2)).length;
+  assert.ok(held > 1800 && held < 2200, `${held} of 10000 held out at 0.2`);
+  assert.notEqual(splitFraction('a.jpg', 'salt:'), splitFraction('a.jpg'));
+});
