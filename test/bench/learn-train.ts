@@ -13,7 +13,7 @@ import { hierarchicalClusters } from '../unit/learn-synthetic';
 const { values } = parseArgs({ options: { flat: { type: 'boolean' }, n: { type: 'string' }, dim: { type: 'string' }, gtol: { type: 'string' }, trials: { type: 'string' } } });
 const n = Number(values.n ?? 20000);
 const dim = Number(values.dim ?? 1280);
-const s = hierarchicalClusters({ n, dim, branching: [5, 6, 6], spread: [0.35, 0.3, 0.25], noise: 1, seed: 11 });
+const s = hierarchicalClusters({ n, dim, branching: [5, 6, 6], spread: [0.1, 0.08, 0.07], noise: 1, seed: 11 });
 const t = s.taxonomy;
 const raw = { data: s.data, n: s.n, dim: s.dim };
 // 80 % train (16,000 of 20,000), 20 % test, by path hash.
