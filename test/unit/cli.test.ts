@@ -165,3 +165,17 @@ dev('a Datumaro file converted from the dev folder tree validates clean and re-r
   assert.deepEqual(key(converted), key(original));
   fs.rmSync(copy, { recursive: true, force: true });
 });
+
+test('label names with HTML and control characters are printed as text, control characters escaped', () => {
+  const root = writeTree(tempDir(), {
+    'labels.csv': 'image,path\na.jpg,"<b>bold</b> > x\u0007y"\nb.jpg,other\n',
+    'a.jpg': fakeJpeg(7),
+    'b.jpg': fakeJpeg(7),
+  });
+  const r = taxon(['validate', 'labels.csv'], root);
+  assert.equal(r.code, 0, 'identical images are a warning');
+  assert.match(r.out, /labelled "<b>bold<\/b> > x\\u0007y"/);
+  assert.doesNotMatch(r.out, /\u0007/, 'no raw control character reaches the terminal');
+  const stats = JSON.parse(taxon(['stats', 'labels.csv', '--json'], root).out);
+  assert.equal(stats.nodes, 2);
+});
