@@ -21,6 +21,7 @@ const builds = [
       extension: 'src/host/extension.ts',
       worker: 'src/host/worker.ts',
       embedWorker: 'src/host/embedWorker.ts',
+      learnWorker: 'src/host/learnWorker.ts',
       inferenceWorker: 'src/core/model/inferenceWorker.ts',
     },
     outdir: 'dist',

@@ -16,6 +16,11 @@ export interface DatasetEntry {
   error?: string;
   /** Files whose diagnostics this dataset owns. */
   uris: vscode.Uri[];
+  /** What training and evaluation found, keyed by full node path (' > '). */
+  learning?: {
+    predicted?: Map<string, number>;
+    accuracy?: Map<string, { accuracy: number; n: number }>;
+  };
 }
 
 const EXCLUDE = '**/{node_modules,.git,.taxon,.e2e,.vscode-test}/**';
@@ -91,6 +96,11 @@ export class Datasets implements vscode.Disposable {
       if (e.summary?.format === 'jsonl' && /taxonomy\.json$/.test(file) && path.dirname(file) === path.dirname(e.target)) return e;
     }
     return undefined;
+  }
+
+  /** Tells the views that something about a dataset changed (e.g. new predictions). */
+  touch(entry: DatasetEntry): void {
+    this.changed.fire(entry);
   }
 
   /** Re-inspects a dataset soon, coalescing bursts of file events. */

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { Datasets } from './datasets';
 import { InferenceRunner } from './inference';
 import { Inspector } from './inspector';
+import { LearningCommands } from './learning';
 import { QuickFixProvider } from './quickFixes';
 import { datasetName, pathOf, type TaxonomyElement, TaxonomyTree } from './taxonomyTree';
 
@@ -15,6 +16,7 @@ export interface TaxonApi {
   tree: TaxonomyTree;
   view: vscode.TreeView<TaxonomyElement>;
   inference: InferenceRunner;
+  learning: LearningCommands;
   extensionPath: string;
   /** Resolves when the first discovery and inspection of the workspace has finished. */
   ready: Promise<void>;
@@ -28,7 +30,8 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
   const tree = new TaxonomyTree(datasets);
   const view = vscode.window.createTreeView('taxon.taxonomy', { treeDataProvider: tree, showCollapseAll: true });
   const inference = new InferenceRunner(context.extensionPath, datasets);
-  context.subscriptions.push(inspector, datasets, tree, view, inference);
+  const learning = new LearningCommands(context.extensionPath, datasets);
+  context.subscriptions.push(inspector, datasets, tree, view, inference, learning);
 
   context.subscriptions.push(
     vscode.languages.registerCodeActionsProvider(
@@ -64,6 +67,8 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
     }),
     vscode.commands.registerCommand('taxon.findNode', () => findNode(datasets, tree, view)),
     vscode.commands.registerCommand('taxon.runInference', (uri?: vscode.Uri) => inference.run(uri instanceof vscode.Uri ? uri : undefined)),
+    vscode.commands.registerCommand('taxon.trainClassifiers', (element?: TaxonomyElement) => learning.train(element?.target)),
+    vscode.commands.registerCommand('taxon.evaluate', (element?: TaxonomyElement) => learning.evaluate(element?.target)),
     vscode.commands.registerCommand('taxon.cancelInference', () => {
       if (!inference.cancel()) void vscode.window.showInformationMessage('Taxon: no inference is running.');
     }),
@@ -78,7 +83,7 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
       for (const doc of vscode.workspace.textDocuments) revalidate(doc);
       return datasets.idle();
     });
-  return { datasets, tree, view, inference, extensionPath: context.extensionPath, ready };
+  return { datasets, tree, view, inference, learning, extensionPath: context.extensionPath, ready };
 }
 
 export function deactivate(): void {}

@@ -53,15 +53,25 @@ export class TaxonomyTree implements vscode.TreeDataProvider<TaxonomyElement>, v
     const leaf = node.children.length === 0;
     const item = new vscode.TreeItem(node.name, leaf ? vscode.TreeItemCollapsibleState.None : vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `${element.target}#${element.node}`;
-    item.description = String(node.count);
+    const fullPath = pathOf(summary, element.node).join(' > ');
+    const predicted = entry?.learning?.predicted?.get(fullPath);
+    const accuracy = entry?.learning?.accuracy?.get(fullPath);
+    item.description = [
+      String(node.count),
+      predicted !== undefined ? `${predicted} predicted` : undefined,
+      accuracy !== undefined ? `${Math.round(accuracy.accuracy * 100)} % accurate` : undefined,
+    ]
+      .filter(Boolean)
+      .join(' · ');
     item.iconPath = new vscode.ThemeIcon(leaf ? 'tag' : 'type-hierarchy-sub');
     item.contextValue = leaf ? 'taxon.leaf' : 'taxon.internalNode';
-    const fullPath = pathOf(summary, element.node).join(' > ');
     const tooltip = new vscode.MarkdownString();
     tooltip.appendText(fullPath);
     tooltip.appendMarkdown('\n\n');
     if (node.description) tooltip.appendText(node.description).appendMarkdown('\n\n');
     tooltip.appendText(`${node.count} image${node.count === 1 ? '' : 's'} labelled at or under this node · ${leaf ? 'leaf' : `${node.children.length} children`}`);
+    if (predicted !== undefined) tooltip.appendMarkdown('\n\n').appendText(`${predicted} images predicted at or under it by the trained classifiers`);
+    if (accuracy !== undefined) tooltip.appendMarkdown('\n\n').appendText(`Hold-out evaluation: ${(accuracy.accuracy * 100).toFixed(1)} % of its ${accuracy.n} test images predicted at or under it`);
     item.tooltip = tooltip;
     item.accessibilityInformation = { label: `${fullPath}, ${node.count} images, ${leaf ? 'leaf' : 'category'}` };
     if (node.source) {

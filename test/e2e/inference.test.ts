@@ -29,6 +29,8 @@ suite('Inference on a folder', () => {
     api = await vscode.extensions.getExtension<TaxonApi>('taxon.taxon')!.activate();
     await api.ready;
     await vscode.workspace.getConfiguration('taxon').update('inference.batchSize', 8, vscode.ConfigurationTarget.Workspace);
+    // other suites may have embedded these folders already: start from an empty cache
+    for (const folder of ['pets', 'gallery']) fs.rmSync(path.join(workspace(), folder, '.taxon'), { recursive: true, force: true });
   });
 
   test('embeds a dataset folder and reports what it did', async () => {
