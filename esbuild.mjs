@@ -22,6 +22,7 @@ const builds = [
       worker: 'src/host/worker.ts',
       embedWorker: 'src/host/embedWorker.ts',
       learnWorker: 'src/host/learnWorker.ts',
+      sessionWorker: 'src/host/sessionWorker.ts',
       inferenceWorker: 'src/core/model/inferenceWorker.ts',
     },
     outdir: 'dist',

@@ -1,0 +1,175 @@
+/**
+ * A labelling session on one dataset: embeddings, the classifiers, a prediction for every item
+ * and the queue of unlabelled items, kept in memory so that a new label retrains only the
+ * classifiers it touches and re-ranks without reloading anything. Runs in a worker thread.
+ */
+import type { Dataset } from '../dataset';
+import { DatasetError } from '../diagnostics';
+import { loadDataset } from '../formats';
+import { ROOT, type Taxonomy } from '../taxonomy';
+import { affectedParents } from './hierarchy';
+import { type InferenceMode, multiLevelEntropy, type Prediction } from './inference';
+import { deepest, TaxonModel } from './model';
+import type { Features } from './softmax';
+import { labelledEmbeddings, type LabelledEmbeddings, type LearningPaths, savedModel } from './workflow';
+
+export interface QueueEntry {
+  row: number;
+  image: string;
+  score: number;
+}
+
+export interface ItemDetails {
+  image: string;
+  score: number;
+  /** Predicted path: node id per level with its marginal. */
+  predicted: Array<{ node: number; p: number }>;
+  /** Levels of the predicted path whose marginal reaches τ. */
+  confidentDepth: number;
+  /** Top alternative nodes (leaves, or nodes where prediction stops) by marginal, best first. */
+  alternatives: Array<{ node: number; p: number }>;
+  /** The item's current label (deepest), if any. */
+  current?: number;
+}
+
+export interface RetrainOutcome {
+  /** Parents whose classifiers were refitted (ROOT = the top level). */
+  retrained: number[];
+  millis: number;
+}
+
+export interface SessionOptions extends LearningPaths {
+  inference?: InferenceMode;
+}
+
+export class LabelingSession {
+  private readonly X: Features;
+  private predictions: Prediction[];
+  private scores: Float64Array;
+  private readonly rowOf = new Map<string, number>();
+  private readonly skipped = new Set<number>();
+  /** Parents touched by labels since the last retrain. */
+  private readonly pending = new Set<number>();
+  private readonly depths: Int32Array;
+
+  private constructor(
+    readonly ds: Dataset,
+    private readonly data: LabelledEmbeddings,
+    readonly model: TaxonModel,
+    private readonly mode: InferenceMode,
+  ) {
+    this.X = model.prepare(data.raw, data.images);
+    data.images.forEach((image, row) => this.rowOf.set(image, row));
+    this.depths = ds.taxonomy.depths();
+    this.predictions = model.predict(this.X, mode);
+    this.scores = Float64Array.from(this.predictions, (p) => this.score(p));
+  }
+
+  /** Opens a session: the saved classifiers when they fit this dataset, else a fresh training. */
+  static async open(target: string, options: SessionOptions = {}, ds: Dataset = loadDataset(target)): Promise<{ session: LabelingSession; trained: boolean }> {
+    const data = await labelledEmbeddings(target, options, ds);
+    if (!data.labels.some((l) => l.length > 0)) throw new DatasetError(target, 'has no labelled images yet: label a few (at least two per category) before the queue can rank');
+    let model: TaxonModel;
+    let trained = false;
+    try {
+      model = savedModel(ds, target, options).model;
+    } catch {
+      model = TaxonModel.train(ds.taxonomy, data.raw, data.labels, data.images, { groups: ds.groups }).model;
+      trained = true;
+    }
+    return { session: new LabelingSession(ds, data, model, options.inference ?? 'bottomup'), trained };
+  }
+
+  get taxonomy(): Taxonomy {
+    return this.ds.taxonomy;
+  }
+
+  /** Unlabelled, not skipped items, most useful first; optionally only those predicted under `under`. */
+  queue(under?: number, limit = Infinity): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    const t = this.taxonomy;
+    for (let row = 0; row < this.data.images.length; row++) {
+      if (this.data.labels[row].length > 0 || this.skipped.has(row)) continue;
+      if (under !== undefined && !(this.predictions[row].node !== ROOT && t.isAncestorOrSelf(under, this.predictions[row].node))) continue;
+      out.push({ row, image: this.data.images[row], score: this.scores[row] });
+    }
+    out.sort((a, b) => b.score - a.score || (a.image < b.image ? -1 : 1));
+    return out.length > limit ? out.slice(0, limit) : out;
+  }
+
+  details(image: string): ItemDetails | undefined {
+    const row = this.rowOf.get(image);
+    if (row === undefined) return undefined;
+    const p = this.predictions[row];
+    const predicted = p.path.map((node) => ({ node, p: p.marginals[node] }));
+    let confidentDepth = 0;
+    for (const level of predicted) {
+      if (level.p >= this.model.decoder.tau) confidentDepth++;
+      else break;
+    }
+    const t = this.taxonomy;
+    const candidates: Array<{ node: number; p: number }> = [];
+    for (const node of t.nodes) if (node.children.length === 0) candidates.push({ node: node.id, p: p.marginals[node.id] });
+    candidates.sort((a, b) => b.p - a.p);
+    const alternatives = [{ node: p.node, p: p.node === ROOT ? 0 : p.marginals[p.node] }, ...candidates.filter((c) => c.node !== p.node)].slice(0, 9);
+    const labels = this.data.labels[row];
+    return { image, score: this.scores[row], predicted, confidentDepth, alternatives, current: labels.length ? deepest(t, labels) : undefined };
+  }
+
+  /** Records a label (node id, or null to clear); returns the parents whose classifiers it touches. */
+  label(image: string, node: number | null): number[] {
+    const row = this.rowOf.get(image);
+    if (row === undefined) throw new DatasetError(image, 'is not an item of this dataset (or has no embedding)');
+    const before = this.data.labels[row];
+    const after = node === null ? [] : [node];
+    const touched = affectedParents(this.taxonomy, before, after);
+    this.data.labels[row] = after;
+    this.skipped.delete(row);
+    for (const p of touched) this.pending.add(p);
+    return touched;
+  }
+
+  skip(image: string): void {
+    const row = this.rowOf.get(image);
+    if (row !== undefined) this.skipped.add(row);
+  }
+
+  labelOf(image: string): number | undefined {
+    const row = this.rowOf.get(image);
+    if (row === undefined) return undefined;
+    const labels = this.data.labels[row];
+    return labels.length ? deepest(this.taxonomy, labels) : undefined;
+  }
+
+  get pendingParents(): number[] {
+    return [...this.pending];
+  }
+
+  /** Retrains the classifiers touched since the last retrain and re-scores the items they can change. */
+  retrainAffected(): RetrainOutcome {
+    const t0 = performance.now();
+    const parents = [...this.pending];
+    this.pending.clear();
+    if (parents.length === 0) return { retrained: [], millis: 0 };
+    const report = this.model.retrain(this.X, this.data.labels, parents);
+    const changed = new Set(report.retrained);
+    // An item's prediction can only change if its path (or its mass) runs through a retrained parent.
+    for (let row = 0; row < this.predictions.length; row++) {
+      const p = this.predictions[row];
+      let affected = changed.has(ROOT);
+      for (const parent of changed) {
+        if (affected) break;
+        if (parent !== ROOT && p.marginals[parent] > 1e-4) affected = true;
+      }
+      if (!affected) continue;
+      const [fresh] = this.model.predict(this.X, this.mode, [row]);
+      this.predictions[row] = fresh;
+      this.scores[row] = this.score(fresh);
+    }
+    return { retrained: report.retrained, millis: performance.now() - t0 };
+  }
+
+  private score(p: Prediction): number {
+    return multiLevelEntropy(this.taxonomy, p.marginals, this.depths);
+  }
+}

@@ -1,0 +1,28 @@
+/** Messages between the labelling panel's host side and the session worker (dist/sessionWorker.js). */
+import type { InferenceMode } from '../core/learn/inference';
+
+export interface SessionItem {
+  image: string;
+  score: number;
+  predicted: Array<{ path: string[]; p: number }>;
+  confidentDepth: number;
+  alternatives: Array<{ path: string[]; p: number }>;
+  current?: string[];
+}
+
+export type SessionRequest =
+  | { id: number; type: 'open'; target: string; modelPath?: string; cacheDir?: string; inference: InferenceMode }
+  | { id: number; type: 'queue'; under?: string[]; limit: number }
+  | { id: number; type: 'details'; images: string[] }
+  | { id: number; type: 'label'; image: string; path: string[] | null }
+  | { id: number; type: 'skip'; image: string }
+  | { id: number; type: 'retrain' };
+
+export type SessionReply =
+  | { id: number; type: 'opened'; trained: boolean; unlabelled: number }
+  | { id: number; type: 'queue'; entries: Array<{ image: string; score: number; predicted: string[] }>; total: number }
+  | { id: number; type: 'details'; items: SessionItem[] }
+  | { id: number; type: 'labelled'; touched: number; pending: number }
+  | { id: number; type: 'retrained'; nodes: string[]; millis: number }
+  | { id: number; type: 'ok' }
+  | { id: number; type: 'error'; message: string };

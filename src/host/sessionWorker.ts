@@ -1,0 +1,73 @@
+/** Worker thread that holds a labelling session (src/core/learn/session.ts) for the panel and the queue view. */
+import { parentPort } from 'node:worker_threads';
+import { loadDataset } from '../core/formats';
+import { LabelingSession } from '../core/learn/session';
+import { embedImages } from '../core/model/embed';
+import { ROOT } from '../core/taxonomy';
+import type { SessionItem, SessionReply, SessionRequest } from './sessionProtocol';
+
+let session: LabelingSession | undefined;
+const post = (reply: SessionReply) => parentPort!.postMessage(reply);
+
+function handle(req: SessionRequest): SessionReply {
+  if (req.type === 'open') throw new Error('open is asynchronous');
+  if (!session) return { id: req.id, type: 'error', message: 'no session is open' };
+  const t = session.taxonomy;
+  const path = (node: number) => (node === ROOT ? [] : t.path(node));
+  const nodeOf = (p: string[]) => {
+    const node = t.find(p);
+    if (node === undefined) throw new Error(`"${p.join(' > ')}" is not a node of this taxonomy`);
+    return node;
+  };
+  switch (req.type) {
+    case 'queue': {
+      const all = session.queue(req.under ? nodeOf(req.under) : undefined);
+      const entries = all.slice(0, req.limit).map((e) => ({ image: e.image, score: e.score, predicted: path(session!.details(e.image)!.predicted.at(-1)?.node ?? ROOT) }));
+      return { id: req.id, type: 'queue', entries, total: all.length };
+    }
+    case 'details': {
+      const items: SessionItem[] = [];
+      for (const image of req.images) {
+        const d = session.details(image);
+        if (!d) continue;
+        items.push({
+          image,
+          score: d.score,
+          predicted: d.predicted.map((l) => ({ path: path(l.node), p: l.p })),
+          confidentDepth: d.confidentDepth,
+          alternatives: d.alternatives.filter((a) => a.node !== ROOT).map((a) => ({ path: path(a.node), p: a.p })),
+          current: d.current === undefined ? undefined : path(d.current),
+        });
+      }
+      return { id: req.id, type: 'details', items };
+    }
+    case 'label': {
+      const touched = session.label(req.image, req.path === null ? null : nodeOf(req.path));
+      return { id: req.id, type: 'labelled', touched: touched.length, pending: session.pendingParents.length };
+    }
+    case 'skip':
+      session.skip(req.image);
+      return { id: req.id, type: 'ok' };
+    case 'retrain': {
+      const r = session.retrainAffected();
+      return { id: req.id, type: 'retrained', nodes: r.retrained.map((p) => (p === ROOT ? '(root)' : t.pathString(p))), millis: r.millis };
+    }
+  }
+}
+
+parentPort?.on('message', (req: SessionRequest) => {
+  void (async () => {
+    try {
+      if (req.type === 'open') {
+        // images added since the last inference are embedded first (cached ones cost a hash lookup)
+        const ds = loadDataset(req.target);
+        await embedImages({ root: ds.root, images: [...new Set(ds.items.map((i) => i.image))], modelPath: req.modelPath, cacheDir: req.cacheDir });
+        const { session: s, trained } = await LabelingSession.open(req.target, { modelPath: req.modelPath, cacheDir: req.cacheDir, inference: req.inference }, ds);
+        session = s;
+        post({ id: req.id, type: 'opened', trained, unlabelled: s.queue().length });
+      } else post(handle(req));
+    } catch (err) {
+      post({ id: req.id, type: 'error', message: err instanceof Error ? err.message : String(err) });
+    }
+  })();
+});
