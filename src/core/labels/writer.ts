@@ -166,6 +166,8 @@ export class LabelWriter {
 
   /** On open: writes the changes a crash left confirmed but unapplied (idempotent), then tidies the journal. */
   recover(): WriteResult {
+    removeStaleTemporaries(this.file);
+    removeStaleTemporaries(this.journal.file);
     const result = this.flush();
     let size = 0;
     try {
@@ -202,6 +204,33 @@ export class LabelWriter {
 
   private failure(message: string): LabelWriteError {
     return new LabelWriteError(this.file, message, this.pending());
+  }
+}
+
+/** Temporary files that a killed atomic write left beside `file` (`.<name>.<pid>.<time>.tmp`, see atomicWrite). */
+function removeStaleTemporaries(file: string): void {
+  const base = path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^\\.${base}\\.(\\d+)\\.\\d+\\.tmp$`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.dirname(file));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (!m || isAlive(Number(m[1]))) continue;
+    fs.rmSync(path.join(path.dirname(file), name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
