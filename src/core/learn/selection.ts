@@ -1,0 +1,362 @@
+/**
+ * Which unlabelled images to label next: the strategy registry that the CLI, the settings and the
+ * UI share, a per-item score for the queue, and batch selection (design doc, "Uncertainty and
+ * selection"; the tuned defaults and how they were found: docs/al-tuning.md).
+ */
+import type { Taxonomy } from '../taxonomy';
+import { farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
+import type { Features } from './softmax';
+import { levelStructure, levelWeights, measureFunction, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
+
+export type StrategyName = 'hybrid' | 'typical' | 'multilevel-entropy' | 'multilevel-margin' | 'entropy' | 'margin' | 'least-confidence' | 'random';
+
+export interface StrategyInfo {
+  name: StrategyName;
+  /** One line for pickers and help. */
+  description: string;
+  /** Needs the model's marginals of the candidates. */
+  usesPredictions: boolean;
+  /** Needs the candidates' embeddings. */
+  usesEmbeddings: boolean;
+}
+
+export const STRATEGIES: readonly StrategyInfo[] = [
+  { name: 'hybrid', description: 'representative images while labels are few, then the most uncertain at every level, diverse within a batch (default)', usesPredictions: true, usesEmbeddings: true },
+  { name: 'typical', description: 'the most typical image of the largest clusters that have the fewest labels (TypiClust)', usesPredictions: false, usesEmbeddings: true },
+  { name: 'multilevel-entropy', description: 'weighted sum over tree levels of the normalised entropy of the level distribution', usesPredictions: true, usesEmbeddings: false },
+  { name: 'multilevel-margin', description: 'weighted sum over tree levels of one minus the gap between the two most likely nodes', usesPredictions: true, usesEmbeddings: false },
+  { name: 'entropy', description: 'normalised entropy of the leaf distribution', usesPredictions: true, usesEmbeddings: false },
+  { name: 'margin', description: 'one minus the gap between the two most likely leaves', usesPredictions: true, usesEmbeddings: false },
+  { name: 'least-confidence', description: 'one minus the probability of the most likely leaf', usesPredictions: true, usesEmbeddings: false },
+  { name: 'random', description: 'uniformly at random (the baseline)', usesPredictions: false, usesEmbeddings: false },
+];
+export const STRATEGY_NAMES: readonly StrategyName[] = STRATEGIES.map((s) => s.name);
+export const DEFAULT_STRATEGY: StrategyName = 'hybrid';
+
+export function isStrategy(name: string): name is StrategyName {
+  return (STRATEGY_NAMES as readonly string[]).includes(name);
+}
+
+export interface SelectionOptions {
+  /** w_L per level (level 1 first), or leafward γ: w_L ∝ γ^(L−1). Default: uniform. */
+  levelWeights?: readonly number[] | { leafward: number };
+  /** Hybrid: labels per leaf below which a batch is all typical. */
+  hybridSwitchLabelsPerLeaf?: number;
+  /** Hybrid: labels per leaf over which the typical share of a batch falls linearly to zero (0: a hard switch). */
+  hybridBlendLabelsPerLeaf?: number;
+  /** Hybrid: the uncertainty measure after the switch. */
+  hybridMeasure?: UncertaintyMeasure;
+  /** Hybrid: farthest-first picks the batch among the top (this × batch) most uncertain. */
+  hybridCandidates?: number;
+  /** Hybrid: farthest-first also keeps away from the labelled items, not only from the batch. */
+  hybridAvoidLabelled?: boolean;
+  /** Typical: at most this many clusters (TypiClust caps them too: tiny clusters have no "typical"). */
+  typicalMaxClusters?: number;
+  /** Typical: clusters smaller than this are never picked from. */
+  typicalMinClusterSize?: number;
+  /** Typical: k of the k-nearest-neighbour typicality. */
+  typicalNeighbours?: number;
+  /** Seed of the k-means initialisation. */
+  clusterSeed?: number;
+}
+
+/** The tuned defaults (docs/al-tuning.md). */
+export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>> & { levelWeights: readonly number[] | { leafward: number } } = {
+  levelWeights: { leafward: 1 },
+  hybridSwitchLabelsPerLeaf: 5,
+  hybridBlendLabelsPerLeaf: 0,
+  hybridMeasure: 'multilevel-margin',
+  hybridCandidates: 3,
+  hybridAvoidLabelled: false,
+  typicalMaxClusters: 500,
+  typicalMinClusterSize: 5,
+  typicalNeighbours: 20,
+  clusterSeed: 1,
+};
+
+/** The names under which the VS Code side exposes the queue settings (package.json `contributes.configuration`). */
+export const QUEUE_SETTINGS = {
+  strategy: 'taxon.queue.strategy',
+  levelWeights: 'taxon.queue.levelWeights',
+  hybridSwitchLabelsPerLeaf: 'taxon.queue.hybridSwitchLabelsPerLeaf',
+  hybridBlendLabelsPerLeaf: 'taxon.queue.hybridBlendLabelsPerLeaf',
+  hybridMeasure: 'taxon.queue.hybridMeasure',
+  hybridCandidates: 'taxon.queue.hybridCandidates',
+} as const;
+
+/** Clusterings are a pure function of (embeddings, k, seed): kept between rounds and strategies. */
+export class ClusterCache {
+  private readonly entries = new Map<string, { clustering: Clustering; typicality: Float64Array }>();
+  get(X: Features, rows: ArrayLike<number>, k: number, seed: number, neighbours: number): { clustering: Clustering; typicality: Float64Array } {
+    const key = `${k}:${seed}:${neighbours}:${rows.length}`;
+    let e = this.entries.get(key);
+    if (!e) {
+      const clustering = kmeans(X, rows, k, { seed });
+      e = { clustering, typicality: typicality(X, rows, clustering.assignment, clustering.k, neighbours) };
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+}
+
+/** What a strategy looks at. Rows index `embeddings` and `marginals` (the whole pool). */
+export interface SelectionContext {
+  taxonomy: Taxonomy;
+  /** The unlabelled rows to choose from. */
+  candidates: ArrayLike<number>;
+  /** The labelled rows of the same pool. */
+  labelled: ArrayLike<number>;
+  /** Classifier inputs per row (typical, hybrid). */
+  embeddings?: Features;
+  /** Per-row marginals (the uncertainty strategies, hybrid). */
+  marginals?: MarginalsMatrix;
+  options?: SelectionOptions;
+  /** Reused k-means results (the simulation shares one across rounds, strategies and repeats). */
+  clusters?: ClusterCache;
+  levels?: LevelStructure;
+}
+
+function resolved(ctx: SelectionContext) {
+  const o = { ...DEFAULT_SELECTION, ...ctx.options };
+  const levels = ctx.levels ?? levelStructure(ctx.taxonomy);
+  return { o, levels, weights: levelWeights(levels, o.levelWeights) };
+}
+
+function need<T>(value: T | undefined, strategy: StrategyName, what: string): T {
+  if (value === undefined) throw new Error(`the ${strategy} strategy needs ${what}`);
+  return value;
+}
+
+/** The uncertainty of each candidate (out[i] for candidates[i]). */
+function uncertainty(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Array {
+  const { levels, weights } = resolved(ctx);
+  const M = need(ctx.marginals, measure as StrategyName, 'predictions (marginals)');
+  const f = measureFunction(measure, levels, weights);
+  const out = new Float64Array(ctx.candidates.length);
+  for (let i = 0; i < out.length; i++) out[i] = f(M.data, ctx.candidates[i] * M.nodes);
+  return out;
+}
+
+/** Whether hybrid is still in its representative phase, and the typical share of a batch. */
+export function hybridTypicalShare(ctx: SelectionContext): number {
+  const { o } = resolved(ctx);
+  const perLeaf = ctx.labelled.length / Math.max(1, levelStructureLeaves(ctx));
+  if (perLeaf < o.hybridSwitchLabelsPerLeaf) return 1;
+  if (o.hybridBlendLabelsPerLeaf <= 0) return 0;
+  return Math.max(0, 1 - (perLeaf - o.hybridSwitchLabelsPerLeaf) / o.hybridBlendLabelsPerLeaf);
+}
+
+function levelStructureLeaves(ctx: SelectionContext): number {
+  return (ctx.levels ?? levelStructure(ctx.taxonomy)).leaves.length;
+}
+
+/**
+ * The per-item score the queue is sorted by (higher first), out[i] for candidates[i]. For the
+ * uncertainty strategies it is the measure; for typical, the item's typicality relative to its
+ * cluster's most typical, divided by 1 + the labels already in its cluster; for hybrid, typical's
+ * score in the representative phase and the hybrid measure after; for random, a seeded draw.
+ */
+export function scoreItems(strategy: StrategyName, ctx: SelectionContext, rand: () => number = seededRandom(1)): Float64Array {
+  switch (strategy) {
+    case 'random':
+      return Float64Array.from({ length: ctx.candidates.length }, () => rand());
+    case 'typical':
+      return typicalScores(ctx);
+    case 'hybrid': {
+      const { o } = resolved(ctx);
+      // With no predictions yet (cold start) the queue can only be representative.
+      return ctx.marginals === undefined || hybridTypicalShare(ctx) >= 1 ? typicalScores(ctx) : uncertainty(o.hybridMeasure, ctx);
+    }
+    default:
+      return uncertainty(strategy, ctx);
+  }
+}
+
+/** Picks `batchSize` candidate rows, in the order a curator should see them. */
+export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batchSize: number, rand: () => number = seededRandom(1)): number[] {
+  const B = Math.min(batchSize, ctx.candidates.length);
+  if (B <= 0) return [];
+  switch (strategy) {
+    case 'random': {
+      const pool = Array.from(ctx.candidates);
+      for (let i = 0; i < B; i++) {
+        const j = i + Math.floor(rand() * (pool.length - i));
+        [pool[i], pool[j]] = [pool[j], pool[i]];
+      }
+      return pool.slice(0, B);
+    }
+    case 'typical':
+      return typicalBatch(ctx, B);
+    case 'hybrid':
+      return hybridBatch(ctx, B);
+    default:
+      return topK(ctx.candidates, uncertainty(strategy, ctx), B);
+  }
+}
+
+/** The k candidates with the highest scores, highest first (ties: the earlier candidate). */
+export function topK(candidates: ArrayLike<number>, scores: Float64Array, k: number): number[] {
+  const order = topIndices(scores, k);
+  return order.map((i) => candidates[i]);
+}
+
+/** Indices of the k largest scores, largest first (stable). */
+export function topIndices(scores: ArrayLike<number>, k: number): number[] {
+  const n = scores.length;
+  k = Math.min(k, n);
+  if (k <= 0) return [];
+  if (k * 8 < n) {
+    // Threshold from a partial sort of a copy, then a stable sort of the survivors.
+    const copy = Float64Array.from(scores as ArrayLike<number>);
+    const kth = quickselect(copy, n - k);
+    const above: number[] = [];
+    const equal: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (scores[i] > kth) above.push(i);
+      else if (scores[i] === kth) equal.push(i);
+    }
+    const picked = above.concat(equal.slice(0, k - above.length));
+    return picked.sort((a, b) => scores[b] - scores[a] || a - b);
+  }
+  const idx = Array.from({ length: n }, (_, i) => i);
+  idx.sort((a, b) => scores[b] - scores[a] || a - b);
+  return idx.slice(0, k);
+}
+
+/** The value that would sit at index `k` of the ascending sort (rearranges `a`). */
+function quickselect(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
+
+interface TypicalState {
+  /** All rows of the pool (labelled first, then candidates). */
+  rows: number[];
+  clusterOf: Int32Array;
+  typ: Float64Array;
+  size: Int32Array;
+  labelledIn: Int32Array;
+  k: number;
+}
+
+function typicalState(ctx: SelectionContext, batchSize: number): TypicalState {
+  const { o } = resolved(ctx);
+  const X = need(ctx.embeddings, 'typical', 'embeddings');
+  const rows = [...Array.from(ctx.labelled), ...Array.from(ctx.candidates)];
+  // TypiClust: |labelled| + B clusters, capped (clusters of a handful of images have no typical member).
+  const k = Math.max(1, Math.min(ctx.labelled.length + batchSize, o.typicalMaxClusters, rows.length));
+  // Clustering every row of the pool in a fixed order keeps the cache valid as labels move rows between the two sets.
+  const sorted = Int32Array.from(rows).sort();
+  const cache = ctx.clusters ?? new ClusterCache();
+  const { clustering, typicality: typ } = cache.get(X, sorted, k, o.clusterSeed, o.typicalNeighbours);
+  const position = new Map<number, number>();
+  sorted.forEach((r, i) => position.set(r, i));
+  const clusterOf = new Int32Array(rows.length);
+  const typOf = new Float64Array(rows.length);
+  rows.forEach((r, i) => {
+    const p = position.get(r)!;
+    clusterOf[i] = clustering.assignment[p];
+    typOf[i] = typ[p];
+  });
+  const size = new Int32Array(clustering.k);
+  const labelledIn = new Int32Array(clustering.k);
+  for (let i = 0; i < rows.length; i++) {
+    size[clusterOf[i]]++;
+    if (i < ctx.labelled.length) labelledIn[clusterOf[i]]++;
+  }
+  return { rows, clusterOf, typ: typOf, size, labelledIn, k: clustering.k };
+}
+
+function typicalScores(ctx: SelectionContext): Float64Array {
+  const s = typicalState(ctx, DEFAULT_BATCH_FOR_SCORES);
+  const best = new Float64Array(s.k);
+  for (let i = 0; i < s.rows.length; i++) if (s.typ[i] > best[s.clusterOf[i]]) best[s.clusterOf[i]] = s.typ[i];
+  const L = ctx.labelled.length;
+  const out = new Float64Array(ctx.candidates.length);
+  for (let i = 0; i < out.length; i++) {
+    const c = s.clusterOf[L + i];
+    out[i] = best[c] > 0 ? s.typ[L + i] / best[c] / (1 + s.labelledIn[c]) : 0;
+  }
+  return out;
+}
+const DEFAULT_BATCH_FOR_SCORES = 200;
+
+/**
+ * TypiClust's batch: repeatedly take the cluster with the fewest labels (and picks so far), the
+ * largest among those, and pick its most typical unpicked candidate.
+ */
+function typicalBatch(ctx: SelectionContext, B: number): number[] {
+  const { o } = resolved(ctx);
+  const s = typicalState(ctx, B);
+  const L = ctx.labelled.length;
+  const byCluster: number[][] = Array.from({ length: s.k }, () => []);
+  for (let i = L; i < s.rows.length; i++) byCluster[s.clusterOf[i]].push(i);
+  for (const list of byCluster) list.sort((a, b) => s.typ[b] - s.typ[a] || a - b);
+  const next = new Int32Array(s.k);
+  const taken = s.labelledIn.slice();
+  const out: number[] = [];
+  let minSize = o.typicalMinClusterSize;
+  while (out.length < B) {
+    let best = -1;
+    for (let c = 0; c < s.k; c++) {
+      if (next[c] >= byCluster[c].length || s.size[c] < minSize) continue;
+      if (best < 0 || taken[c] < taken[best] || (taken[c] === taken[best] && s.size[c] > s.size[best])) best = c;
+    }
+    if (best < 0) {
+      if (minSize <= 1) break;
+      minSize = 1; // only small clusters are left: take from them too
+      continue;
+    }
+    out.push(s.rows[byCluster[best][next[best]++]]);
+    taken[best]++;
+  }
+  return out;
+}
+
+/**
+ * Hybrid: a typical share of the batch (all of it while labels are few), the rest the
+ * top-(c·B) candidates by the hybrid measure, thinned by farthest-first traversal on the
+ * embeddings so that a batch holds no near-duplicates.
+ */
+function hybridBatch(ctx: SelectionContext, B: number): number[] {
+  const { o } = resolved(ctx);
+  const share = ctx.marginals === undefined ? 1 : hybridTypicalShare(ctx);
+  const nTypical = Math.round(share * B);
+  const out = nTypical > 0 ? typicalBatch(ctx, nTypical) : [];
+  if (out.length >= B) return out;
+  const X = need(ctx.embeddings, 'hybrid', 'embeddings');
+  const picked = new Set(out);
+  const rest = Array.from(ctx.candidates).filter((r) => !picked.has(r));
+  const restCtx: SelectionContext = { ...ctx, candidates: rest };
+  const u = uncertainty(o.hybridMeasure, restCtx);
+  const pool = topIndices(u, Math.max(B - out.length, Math.round(o.hybridCandidates * (B - out.length))));
+  const anchors = o.hybridAvoidLabelled ? [...Array.from(ctx.labelled), ...out] : out;
+  const chosen = farthestFirst(
+    X,
+    pool.map((i) => rest[i]),
+    B - out.length,
+    anchors,
+    pool.map((i) => u[i]),
+  );
+  return out.concat(chosen);
+}
