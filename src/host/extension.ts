@@ -7,6 +7,8 @@ import * as vscode from 'vscode';
 import { Datasets } from './datasets';
 import { InferenceRunner } from './inference';
 import { Inspector } from './inspector';
+import { LabelingController } from './labelingPanel';
+import { fileLabelSink } from './labelSink';
 import { LearningCommands } from './learning';
 import { QuickFixProvider } from './quickFixes';
 import { datasetName, pathOf, type TaxonomyElement, TaxonomyTree } from './taxonomyTree';
@@ -17,6 +19,7 @@ export interface TaxonApi {
   view: vscode.TreeView<TaxonomyElement>;
   inference: InferenceRunner;
   learning: LearningCommands;
+  labeling: LabelingController;
   extensionPath: string;
   /** Resolves when the first discovery and inspection of the workspace has finished. */
   ready: Promise<void>;
@@ -31,7 +34,9 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
   const view = vscode.window.createTreeView('taxon.taxonomy', { treeDataProvider: tree, showCollapseAll: true });
   const inference = new InferenceRunner(context.extensionPath, datasets);
   const learning = new LearningCommands(context.extensionPath, datasets);
-  context.subscriptions.push(inspector, datasets, tree, view, inference, learning);
+  const labeling = new LabelingController(context.extensionUri, datasets, fileLabelSink);
+  const queueView = vscode.window.createTreeView('taxon.queue', { treeDataProvider: labeling });
+  context.subscriptions.push(inspector, datasets, tree, view, inference, learning, labeling, queueView);
 
   context.subscriptions.push(
     vscode.languages.registerCodeActionsProvider(
@@ -69,6 +74,10 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
     vscode.commands.registerCommand('taxon.runInference', (uri?: vscode.Uri) => inference.run(uri instanceof vscode.Uri ? uri : undefined)),
     vscode.commands.registerCommand('taxon.trainClassifiers', (element?: TaxonomyElement) => learning.train(element?.target)),
     vscode.commands.registerCommand('taxon.evaluate', (element?: TaxonomyElement) => learning.evaluate(element?.target)),
+    vscode.commands.registerCommand('taxon.openLabeling', (image?: unknown) => labeling.open(typeof image === 'string' ? image : undefined)),
+    vscode.commands.registerCommand('taxon.retrainAffected', () => labeling.retrain()),
+    vscode.commands.registerCommand('taxon.filterQueue', () => labeling.filterByNode()),
+    vscode.commands.registerCommand('taxon.refreshQueue', () => labeling.refreshQueue()),
     vscode.commands.registerCommand('taxon.cancelInference', () => {
       if (!inference.cancel()) void vscode.window.showInformationMessage('Taxon: no inference is running.');
     }),
@@ -83,7 +92,7 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
       for (const doc of vscode.workspace.textDocuments) revalidate(doc);
       return datasets.idle();
     });
-  return { datasets, tree, view, inference, learning, extensionPath: context.extensionPath, ready };
+  return { datasets, tree, view, inference, learning, labeling, extensionPath: context.extensionPath, ready };
 }
 
 export function deactivate(): void {}

@@ -16,7 +16,11 @@ export type SessionRequest =
   | { id: number; type: 'details'; images: string[] }
   | { id: number; type: 'label'; image: string; path: string[] | null }
   | { id: number; type: 'skip'; image: string }
-  | { id: number; type: 'retrain' };
+  | { id: number; type: 'retrain' }
+  /** Journal a label change (it is confirmed once this answers); `flush` also writes it to the file. */
+  | { id: number; type: 'write'; image: string; path: string[] | null; flush: boolean }
+  /** Write every confirmed change still pending to the label file. */
+  | { id: number; type: 'flush' };
 
 export type SessionReply =
   | { id: number; type: 'opened'; trained: boolean; unlabelled: number }
@@ -24,5 +28,6 @@ export type SessionReply =
   | { id: number; type: 'details'; items: SessionItem[] }
   | { id: number; type: 'labelled'; touched: number; pending: number }
   | { id: number; type: 'retrained'; nodes: string[]; millis: number }
+  | { id: number; type: 'written'; file: string; pending: number; changedOnDisk: boolean; error?: string }
   | { id: number; type: 'ok' }
   | { id: number; type: 'error'; message: string };

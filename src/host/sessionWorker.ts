@@ -3,10 +3,12 @@ import { parentPort } from 'node:worker_threads';
 import { loadDataset } from '../core/formats';
 import { LabelingSession } from '../core/learn/session';
 import { embedImages } from '../core/model/embed';
+import { LabelWriter } from '../core/labels';
 import { ROOT } from '../core/taxonomy';
 import type { SessionItem, SessionReply, SessionRequest } from './sessionProtocol';
 
 let session: LabelingSession | undefined;
+let writer: LabelWriter | undefined;
 const post = (reply: SessionReply) => parentPort!.postMessage(reply);
 
 function handle(req: SessionRequest): SessionReply {
@@ -48,6 +50,19 @@ function handle(req: SessionRequest): SessionReply {
     case 'skip':
       session.skip(req.image);
       return { id: req.id, type: 'ok' };
+    case 'write':
+    case 'flush': {
+      const w = writer!;
+      if (req.type === 'write') w.confirm([{ image: req.image, path: req.path, at: Date.now() }]);
+      if (req.type === 'write' && !req.flush) return { id: req.id, type: 'written', file: w.file, pending: w.pending().length, changedOnDisk: false };
+      try {
+        const r = w.flush();
+        return { id: req.id, type: 'written', file: w.file, pending: w.pending().length, changedOnDisk: r.changedOnDisk };
+      } catch (err) {
+        // the change is confirmed in the journal; the file could not take it (read-only, unparseable, …)
+        return { id: req.id, type: 'written', file: w.file, pending: w.pending().length, changedOnDisk: false, error: (err as Error).message };
+      }
+    }
     case 'retrain': {
       const r = session.retrainAffected();
       return { id: req.id, type: 'retrained', nodes: r.retrained.map((p) => (p === ROOT ? '(root)' : t.pathString(p))), millis: r.millis };
@@ -64,6 +79,8 @@ parentPort?.on('message', (req: SessionRequest) => {
         await embedImages({ root: ds.root, images: [...new Set(ds.items.map((i) => i.image))], modelPath: req.modelPath, cacheDir: req.cacheDir });
         const { session: s, trained } = await LabelingSession.open(req.target, { modelPath: req.modelPath, cacheDir: req.cacheDir, inference: req.inference }, ds);
         session = s;
+        writer = new LabelWriter(ds, { stateDir: req.cacheDir });
+        writer.recover();
         post({ id: req.id, type: 'opened', trained, unlabelled: s.queue().length });
       } else post(handle(req));
     } catch (err) {
