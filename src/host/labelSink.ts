@@ -17,10 +17,7 @@ export function fileLabelSink(session: () => SessionClient | undefined): LabelSi
       const doc = file ? vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === file) : undefined;
       if (doc && file) {
         const confirmed = await client.request({ type: 'write', image, path, flush: false }, 'written');
-        const text = doc.getText();
-        // loaded on first use: nothing of the format code runs at activation
-        const [{ parseAnnotationText }, { labelEdits }] = await Promise.all([import('../core/formats'), import('../core/labels')]);
-        const edits = labelEdits(parseAnnotationText(file, text), text, [{ image, path, at: Date.now() }]);
+        const { edits } = await client.request({ type: 'edits', file, text: doc.getText(), image, path }, 'edits');
         const edit = new vscode.WorkspaceEdit();
         for (const e of edits) edit.replace(doc.uri, new vscode.Range(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character), e.newText);
         if (!(await vscode.workspace.applyEdit(edit)) || !(await doc.save())) {

@@ -1,4 +1,5 @@
 /** Messages between the labelling panel's host side and the session worker (dist/sessionWorker.js). */
+import type { TextEdit } from '../core/diagnostics';
 import type { InferenceMode } from '../core/learn/inference';
 
 export interface SessionItem {
@@ -19,6 +20,8 @@ export type SessionRequest =
   | { id: number; type: 'retrain' }
   /** Journal a label change (it is confirmed once this answers); `flush` also writes it to the file. */
   | { id: number; type: 'write'; image: string; path: string[] | null; flush: boolean }
+  /** The text edits that put a label into `text` (the label file's content in an open editor). */
+  | { id: number; type: 'edits'; file: string; text: string; image: string; path: string[] | null }
   /** Write every confirmed change still pending to the label file. */
   | { id: number; type: 'flush' };
 
@@ -29,5 +32,6 @@ export type SessionReply =
   | { id: number; type: 'labelled'; touched: number; pending: number }
   | { id: number; type: 'retrained'; nodes: string[]; millis: number }
   | { id: number; type: 'written'; file: string; pending: number; changedOnDisk: boolean; error?: string }
+  | { id: number; type: 'edits'; edits: TextEdit[] }
   | { id: number; type: 'ok' }
   | { id: number; type: 'error'; message: string };

@@ -1,9 +1,9 @@
 /** Worker thread that holds a labelling session (src/core/learn/session.ts) for the panel and the queue view. */
 import { parentPort } from 'node:worker_threads';
-import { loadDataset } from '../core/formats';
+import { loadDataset, parseAnnotationText } from '../core/formats';
 import { LabelingSession } from '../core/learn/session';
 import { embedImages } from '../core/model/embed';
-import { LabelWriter } from '../core/labels';
+import { labelEdits, LabelWriter } from '../core/labels';
 import { ROOT } from '../core/taxonomy';
 import type { SessionItem, SessionReply, SessionRequest } from './sessionProtocol';
 
@@ -63,6 +63,8 @@ function handle(req: SessionRequest): SessionReply {
         return { id: req.id, type: 'written', file: w.file, pending: w.pending().length, changedOnDisk: false, error: (err as Error).message };
       }
     }
+    case 'edits':
+      return { id: req.id, type: 'edits', edits: labelEdits(parseAnnotationText(req.file, req.text), req.text, [{ image: req.image, path: req.path, at: Date.now() }]) };
     case 'retrain': {
       const r = session.retrainAffected();
       return { id: req.id, type: 'retrained', nodes: r.retrained.map((p) => (p === ROOT ? '(root)' : t.pathString(p))), millis: r.millis };
