@@ -42,7 +42,7 @@ suite('Taxon in VS Code', () => {
     const roots = treeLabels(api, api.tree.getChildren());
     assert.deepStrictEqual(
       roots.map(([label]) => label),
-      ['pets (train.json)', 'products (labels.csv)', 'zoo (labels.jsonl)'],
+      ['pets (train.json)', 'products (labels.csv)', 'shop (labels.csv)', 'zoo (labels.jsonl)'],
     );
     assert.deepStrictEqual(roots[0][1], '6 images · 1 unlabelled');
   });
