@@ -15,8 +15,9 @@ import { loadDataset } from '../../src/core/formats/index';
 import { LabelJournal, LabelWriter } from '../../src/core/labels/index';
 import { tempDir, writeTree } from './helpers';
 
-const KILLS_PER_FORMAT = 10;
-const SEED = 20240917;
+// TAXON_CRASH_KILLS / TAXON_CRASH_SEED run a longer or different campaign by hand.
+const KILLS_PER_FORMAT = Number(process.env.TAXON_CRASH_KILLS ?? 10);
+const SEED = Number(process.env.TAXON_CRASH_SEED ?? 20240917);
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -107,7 +108,7 @@ function runAndKill(child: string, dataset: string, seed: number, delayMs: numbe
   });
 }
 
-test('killing the labelling process at random moments loses no confirmed label and never corrupts the file', { timeout: 60_000 }, async () => {
+test('killing the labelling process at random moments loses no confirmed label and never corrupts the file', { timeout: 60_000 + KILLS_PER_FORMAT * 3 * 2_000 }, async () => {
   const started = Date.now();
   const work = tempDir('taxon-crash-');
   const child = path.join(work, 'child.cjs');

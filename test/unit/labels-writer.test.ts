@@ -216,3 +216,13 @@ test('folder tree: the sidecar overrides folder labels, later lines win, new pat
   assert.deepEqual(ds.diagnostics.map((d) => [d.code, path.basename(d.file), d.range.start.line]), [['taxon.syntax-error', LABEL_SIDECAR, 3]]);
   assert.equal(ds.items.find((i) => i.image === 'images/animal/dog/1.jpg')!.source!.range.start.line, 1);
 });
+
+test('recover() removes the temporary files of writes killed midway, not those of live processes', () => {
+  const { root, file } = jsonlDataset();
+  const dead = `.items.jsonl.${2 ** 22 + 12345}.1.tmp`; // above Linux's largest possible pid (2^22): no such process
+  const live = `.items.jsonl.${process.pid}.1.tmp`;
+  const other = '.other.jsonl.1.1.tmp';
+  for (const n of [dead, live, other]) fs.writeFileSync(path.join(root, n), 'partial');
+  new LabelWriter(loadDataset(file)).recover();
+  assert.deepEqual(fs.readdirSync(root).filter((n) => n.endsWith('.tmp')).sort(), [live, other].sort());
+});

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { Dataset } from '../dataset';
 import { DatasetError } from '../diagnostics';
+import { LABEL_SIDECAR } from '../formats/folder';
 import { describeContainmentProblem, resolveInsideRoot } from '../paths';
 
 export interface LabelChange {
@@ -25,8 +26,8 @@ export class LabelError extends DatasetError {
 }
 
 /** The file a dataset's labels are written to: its annotation file, or a folder tree's sidecar. */
-export function labelFile(ds: Dataset, sidecarName: string): string {
-  if (ds.format === 'folder') return path.join(ds.root, sidecarName);
+export function labelFile(ds: Dataset): string {
+  if (ds.format === 'folder') return path.join(ds.root, LABEL_SIDECAR);
   if (!ds.files.length) throw new DatasetError(ds.root, 'has no annotation file to write labels to');
   return ds.files[0];
 }

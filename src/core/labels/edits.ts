@@ -19,7 +19,6 @@ import * as path from 'node:path';
 import type { Dataset, Item } from '../dataset';
 import type { Position, TextEdit } from '../diagnostics';
 import { csvField, csvLayout, parseCsv, type CsvSeparator } from '../formats/csv';
-import { LABEL_SIDECAR } from '../formats/folder';
 import { parseAnnotationText } from '../formats/index';
 import { parseJsonl, parseJsonTree, type JsonlLayout, type JsonNode, type JsonObjectNode, type JsonProperty } from '../formats/jsonl';
 import type { Taxonomy } from '../taxonomy';
@@ -27,7 +26,7 @@ import { checkChange, LabelError, labelFile, lastChangePerImage, showPath, type 
 
 /** Text edits (non-overlapping, in file order) that apply `changes` to `text`, the current content of the dataset's label file. */
 export function labelEdits(dataset: Dataset, text: string, changes: readonly LabelChange[]): TextEdit[] {
-  const file = labelFile(dataset, LABEL_SIDECAR);
+  const file = labelFile(dataset);
   for (const c of changes) checkChange(dataset, file, c);
   const last = lastChangePerImage(changes);
   if (!last.length) return [];

@@ -78,8 +78,11 @@ export class LabelJournal {
     return state;
   }
 
-  /** Appends records as one write and fsyncs: when this returns, they survive a crash. */
-  append(records: ReadonlyArray<JournalEntry | { applied: number; file: string } | { discarded: number; file: string }>): void {
+  /**
+   * Appends records as one write and fsyncs: when this returns, they survive a crash. `sync:
+   * false` is for `applied` records only: losing one merely re-applies changes, which is idempotent.
+   */
+  append(records: ReadonlyArray<JournalEntry | { applied: number; file: string } | { discarded: number; file: string }>, options: { sync?: boolean } = {}): void {
     if (!records.length) return;
     this.repair();
     const text = records.map((r) => JSON.stringify('seq' in r ? toRecord(r) : r) + '\n').join('');
@@ -91,7 +94,7 @@ export class LabelJournal {
     }
     try {
       fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
+      if (options.sync !== false) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

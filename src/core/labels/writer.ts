@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../atomicWrite';
 import type { Dataset } from '../dataset';
 import { DatasetError } from '../diagnostics';
-import { LABEL_SIDECAR } from '../formats/folder';
 import { prepareCacheDir } from '../model/embeddingCache';
 import { toPosix } from '../paths';
 import { DEFAULT_MAX_BYTES, decodeText } from '../textInput';
@@ -73,7 +72,7 @@ export class LabelWriter {
     readonly dataset: Dataset,
     options: LabelWriterOptions = {},
   ) {
-    this.file = labelFile(dataset, LABEL_SIDECAR);
+    this.file = labelFile(dataset);
     this.stateDir = options.stateDir ?? path.join(dataset.root, '.taxon');
     this.compactBytes = options.compactBytes ?? 1024 * 1024;
     this.journal = new LabelJournal(path.join(this.stateDir, 'journal.jsonl'));
@@ -198,7 +197,7 @@ export class LabelWriter {
 
   private recordApplied(seq: number): void {
     if (!this.queue.some((e) => e.seq <= seq)) return;
-    this.journal.append([{ applied: seq, file: this.key }]);
+    this.journal.append([{ applied: seq, file: this.key }], { sync: false });
     this.queue = this.queue.filter((e) => e.seq > seq);
   }
 
