@@ -74,7 +74,9 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
     vscode.commands.registerCommand('taxon.runInference', (uri?: vscode.Uri) => inference.run(uri instanceof vscode.Uri ? uri : undefined)),
     vscode.commands.registerCommand('taxon.trainClassifiers', (element?: TaxonomyElement) => learning.train(element?.target)),
     vscode.commands.registerCommand('taxon.evaluate', (element?: TaxonomyElement) => learning.evaluate(element?.target)),
-    vscode.commands.registerCommand('taxon.openLabeling', (image?: unknown) => labeling.open(typeof image === 'string' ? image : undefined)),
+    vscode.commands.registerCommand('taxon.openLabeling', (arg?: string | TaxonomyElement) =>
+      labeling.open(typeof arg === 'string' ? { image: arg } : arg?.kind === 'dataset' ? { target: arg.target } : {}),
+    ),
     vscode.commands.registerCommand('taxon.retrainAffected', () => labeling.retrain()),
     vscode.commands.registerCommand('taxon.filterQueue', () => labeling.filterByNode()),
     vscode.commands.registerCommand('taxon.refreshQueue', () => labeling.refreshQueue()),

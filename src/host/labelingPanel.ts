@@ -91,14 +91,16 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
 
   // ---- opening -------------------------------------------------------------------------
 
-  /** Opens (or reveals) the panel; `image` jumps to that queued image. */
-  async open(image?: string): Promise<void> {
+  /** Opens (or reveals) the panel on a dataset (asked when not given); `image` jumps to that queued image. */
+  async open(options: { image?: string; target?: string } = {}): Promise<void> {
+    const { image, target } = options;
     if (!vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage('Taxon does not label in Restricted Mode. Trust this workspace first.');
       return;
     }
+    if (target && this.entry && this.entry.target !== target) this.close();
     if (!this.session) {
-      const entry = await this.pickDataset();
+      const entry = target ? this.datasets.get(target) : await this.pickDataset();
       if (!entry) return;
       const ok = await this.startSession(entry);
       if (!ok) return;
@@ -377,9 +379,22 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
     return this.panel!.webview.asWebviewUri(vscode.Uri.file(path.join(this.entry!.summary!.root, ...image.split('/')))).toString();
   }
 
-  dispose(): void {
+  /** Ends the session (another dataset is opened, or the extension stops). */
+  private close(): void {
     this.panel?.dispose();
     this.session?.dispose();
+    this.session = undefined;
+    this.entry = undefined;
+    this.rows = [];
+    this.total = 0;
+    this.index = 0;
+    this.details.clear();
+    this.history.length = 0;
+    this.treeChanged.fire(undefined);
+  }
+
+  dispose(): void {
+    this.close();
     this.treeChanged.dispose();
   }
 }

@@ -10,6 +10,12 @@ import type { TaxonomyElement } from '../../src/host/taxonomyTree';
 
 const workspace = () => vscode.workspace.workspaceFolders![0].uri.fsPath;
 
+/** Saves, retrying: on a loaded machine VS Code can abort a save whose participants run late. */
+async function save(doc: vscode.TextDocument): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) if (await doc.save()) return;
+  assert.fail(`${doc.uri.fsPath} could not be saved`);
+}
+
 async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20000): Promise<T> {
   const started = Date.now();
   for (;;) {
@@ -82,7 +88,7 @@ suite('Taxon in VS Code', () => {
       const edit = new vscode.WorkspaceEdit();
       edit.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), broken);
       assert.ok(await vscode.workspace.applyEdit(edit));
-      assert.ok(await doc.save());
+      await save(doc);
       const diagnostics = await waitFor('three diagnostics after save', () => {
         const d = vscode.languages.getDiagnostics(uri);
         return d.length >= 3 && d;
@@ -99,7 +105,7 @@ suite('Taxon in VS Code', () => {
       assert.ok(fix?.edit, `a quick fix to the closest path is offered (got ${actions.map((a) => a.title).join(', ')})`);
       assert.ok(await vscode.workspace.applyEdit(fix.edit));
       assert.strictEqual(doc.lineAt(1).text, '{"image": "photos/lion2.jpg", "path": "mammal > lion"}');
-      assert.ok(await doc.save());
+      await save(doc);
       await waitFor('the unknown label diagnostic to go', () => {
         const d = vscode.languages.getDiagnostics(uri);
         return d.length === diagnostics.length - 1 && !d.some((x) => x.code === 'taxon.unknown-label');
@@ -108,7 +114,7 @@ suite('Taxon in VS Code', () => {
       const restore = new vscode.WorkspaceEdit();
       restore.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), original);
       await vscode.workspace.applyEdit(restore);
-      await doc.save();
+      await save(doc);
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     }
     await waitFor('diagnostics to clear after restoring the file', () => vscode.languages.getDiagnostics(uri).length === 0);
