@@ -12,6 +12,9 @@ import { CLASSIFIER_KINDS, deepest, TaxonModel, type ClassifierKind } from '../c
 import { npyFloat32 } from '../core/learn/npy';
 import { NonFiniteEmbeddingError } from '../core/learn/softmax';
 import { isHeldOut } from '../core/learn/split';
+import { rankDataset } from '../core/learn/queue';
+import { DEFAULT_STRATEGY, isStrategy, STRATEGY_NAMES, type StrategyName } from '../core/learn/selection';
+import { simulate, simulationData, SIMULATION_DEFAULTS } from '../core/learn/simulate';
 import { fileSha256, loadClassifiers, saveClassifiers } from '../core/learn/store';
 import { defaultModelPath } from '../core/model/backbone';
 import { embedImages, imagesIn, noImagesMessage, readEmbeddings, resolveCacheDir, type EmbedProgress } from '../core/model/embed';
@@ -33,6 +36,12 @@ Commands:
                                                      trains, predicts, prints the hierarchical metrics
   export <dataset> --embeddings out.npy --labels out.csv [--holdout 0.2]
                                                      cached embeddings as .npy, labels and split as CSV
+  rank <dataset> [--strategy S] [--top N] [--model F] [--cache DIR] [--json]
+                                                     the active-learning queue of unlabelled items
+                                                     (S: ${STRATEGY_NAMES.join(', ')}; default ${DEFAULT_STRATEGY})
+  al-sim --pool <d> [--test <d> | --holdout 0.2] [--strategy S[,S…]] [--seed-per-leaf 1] [--batch 200]
+         [--budget 4000] [--repeats 3] [--cache DIR] [--json]
+                                                     simulated labelling: accuracy curve per strategy
 
 Common options:
   --max-mb <n>   largest annotation file to read (default 512)
@@ -55,7 +64,7 @@ interface Io {
 /** Every command, the asynchronous ones (`embed`) included. */
 export async function runAsync(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'embed') return embed(argv.slice(1), io).catch((err) => failure(err, io));
-  const learning: Record<string, (args: string[], io: Io) => Promise<number>> = { train, predict, eval: evalCommand, export: exportCommand };
+  const learning: Record<string, (args: string[], io: Io) => Promise<number>> = { train, predict, eval: evalCommand, export: exportCommand, rank, 'al-sim': alSim };
   const command = learning[argv[0]];
   if (command && Object.hasOwn(learning, argv[0])) return command(argv.slice(1), io).catch((err) => failure(err, io));
   return run(argv, io);
@@ -81,6 +90,8 @@ export function run(argv: string[], io: Io): number {
       case 'predict':
       case 'eval':
       case 'export':
+      case 'rank':
+      case 'al-sim':
         throw new UsageError(`${command} runs asynchronously: call runAsync`);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -458,6 +469,90 @@ async function exportCommand(args: string[], io: Io): Promise<number> {
   });
   writeFileAtomic(csvFile, rows.join('\n') + '\n');
   io.out(`${d.raw.n} × ${d.raw.dim} embeddings written to ${path.relative(io.cwd, npyFile)}; labels and split (hold-out ${holdout}, by image path) to ${path.relative(io.cwd, csvFile)}`);
+  return 0;
+}
+
+function strategyOption(value: string | boolean | undefined): StrategyName {
+  const s = typeof value === 'string' ? value : DEFAULT_STRATEGY;
+  if (!isStrategy(s)) throw new UsageError(`--strategy must be one of ${STRATEGY_NAMES.join(', ')} (got ${JSON.stringify(s)})`);
+  return s;
+}
+
+function positiveInteger(values: Record<string, string | boolean | undefined>, name: string, fallback: number): number {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function rank(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { ...LEARNING_OPTIONS, strategy: { type: 'string' }, top: { type: 'string' }, inference: { type: 'string' } }, 1);
+  const o = learningOptions(values, io);
+  const strategy = strategyOption(values.strategy);
+  const top = values.top === undefined ? undefined : positiveInteger(values, 'top', 0);
+  const target = path.resolve(io.cwd, positionals[0]);
+  const q = await rankDataset(target, { modelPath: o.modelPath, cacheDir: o.cacheDir }, { strategy, top, inference: o.inference });
+  if (q.classifiers === 'trained') io.err('taxon: note: the dataset had no saved classifiers: trained and saved them first');
+  if (values.json) {
+    io.out(JSON.stringify({ strategy: q.strategy, classifiers: q.classifiers, items: q.items.map((it) => ({ ...it, score: round(it.score) })) }));
+    return 0;
+  }
+  io.out(`${q.items.length} of ${q.unlabelled} unlabelled items by ${q.strategy} (${q.labelled} labelled; classifiers ${q.classifiers})`);
+  for (const it of q.items) io.out(`${it.score.toFixed(4)}  ${printable(it.image)}  ${printable(it.path.join(' > '))}  (confident: ${printable(it.confidentPath.join(' > ') || '-')})`);
+  return 0;
+}
+
+async function alSim(args: string[], io: Io): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      ...LEARNING_OPTIONS,
+      pool: { type: 'string' },
+      test: { type: 'string' },
+      holdout: { type: 'string' },
+      strategy: { type: 'string' },
+      'seed-per-leaf': { type: 'string' },
+      batch: { type: 'string' },
+      budget: { type: 'string' },
+      repeats: { type: 'string' },
+      seed: { type: 'string' },
+    },
+    0,
+  );
+  const o = learningOptions(values, io);
+  if (typeof values.pool !== 'string') throw new UsageError('al-sim needs --pool <dataset>');
+  if (typeof values.test === 'string' && values.holdout !== undefined) throw new UsageError('give --test or --holdout, not both');
+  const holdout = values.holdout === undefined ? 0.2 : Number(values.holdout);
+  if (!(holdout > 0 && holdout < 1)) throw new UsageError(`--holdout must be a fraction between 0 and 1, got ${JSON.stringify(values.holdout)}`);
+  const strategies = (typeof values.strategy === 'string' ? values.strategy : STRATEGY_NAMES.join(',')).split(',').map((s) => strategyOption(s.trim()));
+  const d = SIMULATION_DEFAULTS;
+  const seedPerLeaf = positiveInteger(values, 'seed-per-leaf', d.seedPerLeaf);
+  const batch = positiveInteger(values, 'batch', d.batch);
+  const budget = positiveInteger(values, 'budget', d.budget);
+  const repeats = positiveInteger(values, 'repeats', d.repeats);
+  const seed = positiveInteger(values, 'seed', d.seed);
+  const data = await simulationData(path.resolve(io.cwd, values.pool), { modelPath: o.modelPath, cacheDir: o.cacheDir }, typeof values.test === 'string' ? { target: path.resolve(io.cwd, values.test) } : { holdout });
+  for (const note of data.notes) io.err(`taxon: note: ${note}`);
+  const r = simulate(data, { strategies, seedPerLeaf, batch, budget, repeats, seed, onProgress: (m) => io.err(`taxon: ${m}`) });
+  if (values.json) {
+    io.out(
+      JSON.stringify({
+        strategies: r.strategies.map((s) => ({ strategy: s.strategy, repeats: s.repeats, curve: s.curve, labelsToMatchRandom: s.labelsToMatchRandom, runs: s.runs, seconds: s.seconds })),
+        setup: r.setup,
+        seconds: r.seconds,
+      }),
+    );
+    return 0;
+  }
+  const keys = Object.keys(r.setup.randomAt);
+  io.out(`${r.setup.pool} pool items, ${r.setup.test} test items, ${r.setup.leaves} leaves; ${r.setup.classifier} ${r.setup.dims}-d; ${repeats} repeat(s), ${seedPerLeaf} seed label(s) per leaf, batches of ${batch}`);
+  io.out(`random's leaf top-1: ${keys.map((k) => `${(r.setup.randomAt[k] * 100).toFixed(2)} % at ${k}`).join(', ')}`);
+  io.out(`${'strategy'.padEnd(20)}${keys.map((k) => `to match ${k}`.padStart(16)).join('')}   leaf top-1 / hF1 at ${budget}`);
+  for (const s of r.strategies) {
+    const last = s.curve[s.curve.length - 1];
+    io.out(`${s.strategy.padEnd(20)}${keys.map((k) => String(s.labelsToMatchRandom[k] ?? 'never').padStart(16)).join('')}   ${(last.leafTop1 * 100).toFixed(2)} % / ${(last.hF1 * 100).toFixed(2)} %`);
+  }
   return 0;
 }
 

@@ -50,6 +50,10 @@ export interface SelectionOptions {
   hybridCandidates?: number;
   /** Hybrid: farthest-first also keeps away from the labelled items, not only from the batch. */
   hybridAvoidLabelled?: boolean;
+  /** Multi-level strategies: top-(this × batch) by the measure, thinned by farthest-first (1: plain top-K). */
+  multilevelCandidates?: number;
+  /** Multi-level strategies and hybrid: the measure times (typicality relative to its cluster's best)^this (0: off). */
+  densityWeight?: number;
   /** Typical: at most this many clusters (TypiClust caps them too: tiny clusters have no "typical"). */
   typicalMaxClusters?: number;
   /** Typical: clusters smaller than this are never picked from. */
@@ -68,6 +72,8 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridMeasure: 'multilevel-margin',
   hybridCandidates: 3,
   hybridAvoidLabelled: false,
+  multilevelCandidates: 1,
+  densityWeight: 0,
   typicalMaxClusters: 500,
   typicalMinClusterSize: 5,
   typicalNeighbours: 20,
@@ -134,6 +140,12 @@ function uncertainty(measure: UncertaintyMeasure, ctx: SelectionContext): Float6
   const f = measureFunction(measure, levels, weights);
   const out = new Float64Array(ctx.candidates.length);
   for (let i = 0; i < out.length; i++) out[i] = f(M.data, ctx.candidates[i] * M.nodes);
+  const { o } = resolved(ctx);
+  if (o.densityWeight > 0 && measure.startsWith('multilevel') && ctx.embeddings) {
+    // Information density: an uncertain outlier is worth less than an uncertain typical image.
+    const typ = typicalScores(ctx, false);
+    for (let i = 0; i < out.length; i++) out[i] *= Math.pow(typ[i], o.densityWeight);
+  }
   return out;
 }
 
@@ -189,9 +201,28 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
       return typicalBatch(ctx, B);
     case 'hybrid':
       return hybridBatch(ctx, B);
+    case 'multilevel-entropy':
+    case 'multilevel-margin': {
+      const { o } = resolved(ctx);
+      return o.multilevelCandidates > 1 && ctx.embeddings ? diverseTop(strategy, ctx, B, o.multilevelCandidates, []) : topK(ctx.candidates, uncertainty(strategy, ctx), B);
+    }
     default:
       return topK(ctx.candidates, uncertainty(strategy, ctx), B);
   }
+}
+
+/** The top-(c·B) candidates by a measure, thinned to B by farthest-first traversal (ties to the more uncertain). */
+function diverseTop(measure: UncertaintyMeasure, ctx: SelectionContext, B: number, c: number, anchors: ArrayLike<number>): number[] {
+  const X = need(ctx.embeddings, measure as StrategyName, 'embeddings');
+  const u = uncertainty(measure, ctx);
+  const pool = topIndices(u, Math.max(B, Math.round(c * B)));
+  return farthestFirst(
+    X,
+    pool.map((i) => ctx.candidates[i]),
+    B,
+    anchors,
+    pool.map((i) => u[i]),
+  );
 }
 
 /** The k candidates with the highest scores, highest first (ties: the earlier candidate). */
@@ -287,7 +318,7 @@ function typicalState(ctx: SelectionContext, batchSize: number): TypicalState {
   return { rows, clusterOf, typ: typOf, size, labelledIn, k: clustering.k };
 }
 
-function typicalScores(ctx: SelectionContext): Float64Array {
+function typicalScores(ctx: SelectionContext, scarcity = true): Float64Array {
   const s = typicalState(ctx, DEFAULT_BATCH_FOR_SCORES);
   const best = new Float64Array(s.k);
   for (let i = 0; i < s.rows.length; i++) if (s.typ[i] > best[s.clusterOf[i]]) best[s.clusterOf[i]] = s.typ[i];
@@ -295,7 +326,7 @@ function typicalScores(ctx: SelectionContext): Float64Array {
   const out = new Float64Array(ctx.candidates.length);
   for (let i = 0; i < out.length; i++) {
     const c = s.clusterOf[L + i];
-    out[i] = best[c] > 0 ? s.typ[L + i] / best[c] / (1 + s.labelledIn[c]) : 0;
+    out[i] = best[c] > 0 ? s.typ[L + i] / best[c] / (scarcity ? 1 + s.labelledIn[c] : 1) : 0;
   }
   return out;
 }
@@ -344,19 +375,9 @@ function hybridBatch(ctx: SelectionContext, B: number): number[] {
   const nTypical = Math.round(share * B);
   const out = nTypical > 0 ? typicalBatch(ctx, nTypical) : [];
   if (out.length >= B) return out;
-  const X = need(ctx.embeddings, 'hybrid', 'embeddings');
   const picked = new Set(out);
   const rest = Array.from(ctx.candidates).filter((r) => !picked.has(r));
-  const restCtx: SelectionContext = { ...ctx, candidates: rest };
-  const u = uncertainty(o.hybridMeasure, restCtx);
-  const pool = topIndices(u, Math.max(B - out.length, Math.round(o.hybridCandidates * (B - out.length))));
   const anchors = o.hybridAvoidLabelled ? [...Array.from(ctx.labelled), ...out] : out;
-  const chosen = farthestFirst(
-    X,
-    pool.map((i) => rest[i]),
-    B - out.length,
-    anchors,
-    pool.map((i) => u[i]),
-  );
+  const chosen = diverseTop(o.hybridMeasure, { ...ctx, candidates: rest }, B - out.length, o.hybridCandidates, anchors);
   return out.concat(chosen);
 }

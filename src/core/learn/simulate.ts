@@ -8,13 +8,17 @@
  * from round to round. It is the issue's reference setting, and it is what keeps 20 rounds × 8
  * strategies × 3 repeats within minutes on two cores (LCPN on 1280-d inputs would take hours).
  */
-import type { Taxonomy } from '../taxonomy';
+import { DatasetError } from '../diagnostics';
+import { ROOT, type Taxonomy } from '../taxonomy';
 import { FlatSoftmax } from './alternatives';
 import { pcaProjection, seededRandom } from './clustering';
 import { evaluate } from './metrics';
+import { deepest } from './model';
 import { ClusterCache, selectBatch, STRATEGIES, type SelectionOptions, type StrategyName } from './selection';
 import { fitPreprocessing, preprocess, softmaxProbabilities, type Features } from './softmax';
+import { isHeldOut } from './split';
 import { levelStructure, marginalsFromLeaves, type MarginalsMatrix } from './uncertainty';
+import { labelledEmbeddings, type LearningPaths } from './workflow';
 
 export interface SimulationData {
   taxonomy: Taxonomy;
@@ -28,7 +32,8 @@ export interface SimulationData {
 }
 
 export interface SimulationOptions {
-  strategies: readonly StrategyName[];
+  /** Strategy names; `name#variant` runs `name` with `selectionFor['name#variant']` (tuning). */
+  strategies: readonly string[];
   seedPerLeaf?: number;
   batch?: number;
   /** Total labels (seed labels included) at which a run stops. */
@@ -189,8 +194,11 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
     const seeds = seedRows(data.poolLeaf, o.seedPerLeaf, o.seed + rep);
     for (const strategy of strategies) {
       const s0 = performance.now();
-      const info = STRATEGIES.find((s) => s.name === strategy)!;
-      const rand = seededRandom((o.seed + rep) * 1000003 + strategies.indexOf(strategy) * 7 + 1);
+      const base = strategy.split('#')[0] as StrategyName;
+      const info = STRATEGIES.find((s) => s.name === base);
+      if (!info) throw new Error(`unknown strategy ${JSON.stringify(strategy)}`);
+      // Seeded by name, so that a strategy's run does not depend on which others run beside it.
+      const rand = seededRandom((o.seed + rep) * 1000003 + nameHash(strategy));
       const classifier = new FlatSoftmax(t, pool.dim, { l2: o.l2, maxIterations: o.maxIterations });
       const isLabelled = new Uint8Array(pool.n);
       const labelled: number[] = [];
@@ -213,7 +221,7 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
         if (candidates.length === 0) break;
         const marginals = info.usesPredictions ? poolMarginals(classifier, pool, candidates, t, leaves) : undefined;
         const batch = selectBatch(
-          strategy,
+          base,
           {
             taxonomy: t,
             candidates,
@@ -285,4 +293,66 @@ function poolMarginals(classifier: FlatSoftmax, pool: Features, rows: number[], 
   }
   marginalsFromLeaves(t, M);
   return M;
+}
+
+/**
+ * The simulation's data from datasets: the pool's items with a leaf label (the simulated curator
+ * knows them), and the test items from another dataset (matched by path of names) or from a
+ * deterministic hold-out of the pool (by image path, as `taxon eval` splits).
+ */
+export async function simulationData(poolTarget: string, paths: LearningPaths, test: { target: string } | { holdout: number }): Promise<SimulationData & { notes: string[] }> {
+  const notes: string[] = [];
+  const pool = await labelledEmbeddings(poolTarget, paths);
+  const t = pool.ds.taxonomy;
+  if (pool.missing) notes.push(`${pool.missing} pool images have no cached embedding and are left out`);
+  const leafOf = (ls: readonly number[]) => {
+    const d = ls.length ? deepest(t, ls) : ROOT;
+    return d !== ROOT && t.isLeaf(d) ? d : -1;
+  };
+  const rows = (keep: (i: number) => boolean) => pool.images.map((_, i) => i).filter(keep);
+  const subset = (raw: Features, r: number[]): Features => {
+    const data = new Float32Array(r.length * raw.dim);
+    r.forEach((row, i) => data.set(raw.data.subarray(row * raw.dim, (row + 1) * raw.dim), i * raw.dim));
+    return { data, n: r.length, dim: raw.dim };
+  };
+  if ('holdout' in test) {
+    const held = pool.images.map((im) => isHeldOut(im, test.holdout));
+    const poolRows = rows((i) => !held[i]);
+    const testRows = rows((i) => held[i] && pool.labels[i].length > 0);
+    if (testRows.length === 0) throw new DatasetError(poolTarget, `has no labelled items in the ${test.holdout} hold-out`);
+    return {
+      taxonomy: t,
+      pool: subset(pool.raw, poolRows),
+      poolLeaf: Int32Array.from(poolRows, (i) => leafOf(pool.labels[i])),
+      test: subset(pool.raw, testRows),
+      testTruth: Int32Array.from(testRows, (i) => deepest(t, pool.labels[i])),
+      notes,
+    };
+  }
+  const te = await labelledEmbeddings(test.target, paths);
+  if (te.raw.dim !== pool.raw.dim) throw new DatasetError(test.target, `embeddings have ${te.raw.dim} dimensions, the pool's ${pool.raw.dim}`);
+  let unknown = 0;
+  const truth = te.labels.map((ls) => {
+    if (ls.length === 0) return -1;
+    const node = t.find(te.ds.taxonomy.path(deepest(te.ds.taxonomy, ls)));
+    if (node === undefined) unknown++;
+    return node ?? -1;
+  });
+  if (unknown) notes.push(`${unknown} test items have labels that are not in the pool's taxonomy and are left out`);
+  const testRows = truth.map((n, i) => (n >= 0 ? i : -1)).filter((i) => i >= 0);
+  if (testRows.length === 0) throw new DatasetError(test.target, 'has no labelled test items');
+  return {
+    taxonomy: t,
+    pool: pool.raw,
+    poolLeaf: Int32Array.from(pool.labels, (ls) => leafOf(ls)),
+    test: subset(te.raw, testRows),
+    testTruth: Int32Array.from(testRows, (i) => truth[i]),
+    notes,
+  };
+}
+
+function nameHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h % 1000003;
 }
