@@ -145,3 +145,31 @@ test('toTensor normalises per channel and lays out NCHW or NHWC', () => {
   const t = toTensor(two, 1, { size: 2, layout: 'NCHW', scale: [1, 1, 1], offset: [0, 0, 0] });
   assert.deepEqual(Array.from(t), [10, 40, 70, 100, 20, 50, 80, 110, 30, 60, 90, 120]);
 });
+
+/** A w×h RGB photo-like test image: smooth gradients plus sharp edges and noise. */
+function texture(w: number, h: number): Buffer {
+  const raw = Buffer.alloc(w * h * 3);
+  let seed = 7;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const i = (y * w + x) * 3;
+      raw[i] = (x * 255) / w;
+      raw[i + 1] = ((x + y) % 17 < 8 ? 200 : 40) + (seed % 16);
+      raw[i + 2] = (y * 255) / h;
+    }
+  return raw;
+}
+
+test('decodeImage: Taxon enlarges small images like sharp (lanczos3 = libvips bicubic) and shrinks large ones with sharp', async () => {
+  const size = 56;
+  for (const [w, h] of [[16, 16], [20, 13], [13, 31], [56, 40], [200, 90], [57, 56], [300, 300], [80, 200]]) {
+    const png = await sharp(texture(w, h), { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+    const ours = await decoded(png, size);
+    const reference = await sharp(png).resize(size, size, { fit: 'cover', kernel: 'lanczos3' }).raw().toBuffer();
+    let diff = 0;
+    for (let i = 0; i < reference.length; i++) diff += Math.abs(reference[i] - ours[i]);
+    const mean = diff / reference.length;
+    assert.ok(mean < (Math.min(w, h) < size ? 1.5 : 0.01), `${w}×${h}: mean pixel difference ${mean.toFixed(3)} from sharp's own resize`);
+  }
+});

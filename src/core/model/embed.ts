@@ -239,8 +239,8 @@ export function defaultWorkerFile(): string {
 
 type Prepared =
   | { kind: 'skipped'; file: string; reason: string }
-  | { kind: 'cached'; file: string; abs: string; stat: FileStat; hash: string; remember: boolean }
-  | { kind: 'decoded'; file: string; abs: string; stat: FileStat; hash: string; pixels: Uint8Array };
+  | { kind: 'cached'; file: string; rel: string; stat: FileStat; hash: string; remember: boolean }
+  | { kind: 'decoded'; file: string; rel: string; stat: FileStat; hash: string; pixels: Uint8Array };
 
 /** Embeds images into the cache. Throws ModelError / DatasetError (before any image is read) when the model or cache cannot be used. */
 export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
@@ -268,6 +268,12 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
     const tStart = performance.now();
     const modelSeconds = (tStart - t0) / 1000;
     const inBatches = new Set<string>();
+    // Decoding shares the cores with onnxruntime's threads: while a batch runs, only the cores it
+    // leaves (at least one) decode, so the two do not oversubscribe the machine; while the worker
+    // waits for a batch, every core decodes.
+    const cores = defaultThreads();
+    const decodersBesideInference = Math.max(1, cores - threads);
+    const decodeSlots = new Limiter(cores);
 
     const progress = () => {
       if (!options.onProgress) return;
@@ -281,6 +287,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
       const inside = resolveInsideRoot(root, file);
       if (!inside.absolute) return { kind: 'skipped', file, reason: describeContainmentProblem(inside.problem!) };
       const abs = inside.absolute;
+      const rel = relativeKey(root, abs);
       let stat: FileStat;
       try {
         const s = await fs.promises.stat(abs);
@@ -289,8 +296,8 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
       } catch (err) {
         return { kind: 'skipped', file, reason: describeReadError(err) };
       }
-      const known = c.knownHash(abs, stat);
-      if (known !== undefined && c.has(known)) return { kind: 'cached', file, abs, stat, hash: known, remember: false };
+      const known = c.knownHash(rel, stat);
+      if (known !== undefined) return { kind: 'cached', file, rel, stat, hash: known, remember: false };
       if (stat.size > MAX_IMAGE_BYTES) return { kind: 'skipped', file, reason: `is larger than ${MAX_IMAGE_BYTES / 2 ** 20} MB; not read` };
       let bytes: Buffer;
       try {
@@ -306,18 +313,21 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
         return { kind: 'skipped', file, reason: describeReadError(err) };
       }
       const hash = createHash('sha256').update(bytes).digest('hex');
-      if (c.has(hash) || inBatches.has(hash)) return { kind: 'cached', file, abs, stat, hash, remember: true };
-      const decoded = await decodeImage(bytes, { size, pixelLimit });
+      if (c.has(hash) || inBatches.has(hash)) return { kind: 'cached', file, rel, stat, hash, remember: true };
+      const decoded = await decodeSlots.run(() => decodeImage(bytes, { size, pixelLimit }));
       if ('reason' in decoded) return { kind: 'skipped', file, reason: decoded.reason };
-      return { kind: 'decoded', file, abs, stat, hash, pixels: decoded.pixels };
+      return { kind: 'decoded', file, rel, stat, hash, pixels: decoded.pixels };
     };
 
-    const infer = async (batch: Array<Extract<Prepared, { kind: 'decoded' }>>): Promise<void> => {
+    const infer = (batch: Array<Extract<Prepared, { kind: 'decoded' }>>): Promise<void> =>
+      inferBatch(batch).finally(() => decodeSlots.setCapacity(cores));
+    const inferBatch = async (batch: Array<Extract<Prepared, { kind: 'decoded' }>>): Promise<void> => {
       const plane = size * size * 3;
       const pixels = new Uint8Array(batch.length * plane);
       batch.forEach((p, i) => pixels.set(p.pixels, i * plane));
       let out: Float32Array;
       try {
+        decodeSlots.setCapacity(decodersBesideInference);
         out = await worker.embed(pixels, batch.length);
       } catch (err) {
         for (const p of batch) skipped.push({ file: p.file, reason: `inference failed: ${(err as Error).message}` });
@@ -325,7 +335,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
         return;
       }
       c.add(batch.map((p, i) => ({ hash: p.hash, embedding: out.subarray(i * spec.dim, (i + 1) * spec.dim) })));
-      c.rememberFiles(batch.map((p) => ({ file: p.abs, stat: p.stat, hash: p.hash })));
+      c.rememberFiles(batch.map((p) => ({ file: p.rel, stat: p.stat, hash: p.hash })));
       for (const p of batch) inBatches.delete(p.hash);
       embedded += batch.length;
       progress();
@@ -346,7 +356,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
         if (p.kind === 'skipped') skipped.push({ file: p.file, reason: p.reason });
         else if (p.kind === 'cached') {
           fromCache++;
-          if (p.remember) remember.push({ file: p.abs, stat: p.stat, hash: p.hash });
+          if (p.remember) remember.push({ file: p.rel, stat: p.stat, hash: p.hash });
         } else if (inBatches.has(p.hash)) {
           fromCache++; // the same content twice in this run: embedded once
         } else {
@@ -390,6 +400,42 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
     cache?.close();
     await worker.stop();
   }
+}
+
+/** Runs at most `capacity` of the functions it is given at once; the others wait their turn (first come, first served). */
+class Limiter {
+  private running = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private capacity: number) {}
+
+  setCapacity(capacity: number): void {
+    this.capacity = capacity;
+    this.wake();
+  }
+
+  async run<T>(f: () => Promise<T>): Promise<T> {
+    if (this.running >= this.capacity) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.running++;
+    try {
+      return await f();
+    } finally {
+      this.running--;
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    while (this.running < this.capacity && this.queue.length > 0) {
+      this.running++;
+      this.queue.shift()!();
+    }
+  }
+}
+
+/** The dataset-relative, '/'-separated path the file index is keyed by (so a moved dataset keeps its index). */
+function relativeKey(root: string, abs: string): string {
+  return path.relative(root, abs).split(path.sep).join('/');
 }
 
 function describeReadError(err: unknown): string {
@@ -452,7 +498,7 @@ async function contentHash(root: string, image: string, cache: EmbeddingCache): 
   if (!inside.absolute) return undefined;
   try {
     const s = await fs.promises.stat(inside.absolute);
-    const known = cache.knownHash(inside.absolute, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
+    const known = cache.knownHash(relativeKey(root, inside.absolute), { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
     if (known) return known;
     return createHash('sha256').update(await fs.promises.readFile(inside.absolute)).digest('hex');
   } catch {

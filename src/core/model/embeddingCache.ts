@@ -6,22 +6,41 @@
  * the same file, and readers merge everything they find):
  *   .taxon/.gitignore                          `*`
  *   .taxon/embeddings/<model sha256>/<run>.seg  48-byte header, then fixed-size records
- *                                               [image sha256: 32][float16 × dim][crc32: 4]
- *   .taxon/files/<run>.txt                      lines `<image sha256> <size> <mtimeMs> <ino> <JSON path>`
- *                                               so an unchanged file is not even re-read
- * A kill at any moment leaves at worst a partial last record (or line), which readers ignore:
+ *                                               [content key: 16][float16 × dim][crc32: 4]
+ *                                               (content key: the first 16 bytes of the image's SHA-256)
+ *   .taxon/files/<run>.idx                      8-byte header, then blocks, one per write:
+ *                                               [count u32][crc32 of the entries u32][count × entry]
+ *                                               entry = [file key: 8][content key prefix: 8], the file
+ *                                               key being 8 bytes of SHA-256 over the dataset-relative
+ *                                               path, size, mtime and inode, so an unchanged file is not
+ *                                               even re-read
+ * A kill at any moment leaves at worst a partial last record (or block), which readers ignore:
  * the batch it belonged to is recomputed next time.
+ *
+ * For the 1280-d model that is 2,580 bytes per embedding plus 16¼ per file (2,596 in all). 16 bytes
+ * of SHA-256 keep content keys collision-free for any realistic number of images (a collision
+ * among 10^9 images has odds of about 10^-21). The file index names its content by an 8-byte
+ * prefix; a prefix shared by two cached keys is treated as unknown (the file is hashed again).
+ * Older caches (`TAXONEM1` segments with 32-byte keys) are still read, and merged into the new
+ * form; the old text file lists (`files/*.txt`) are ignored: those files are hashed again once.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { DatasetError } from '../diagnostics';
 import { decodeFloat16, encodeFloat16 } from './float16';
 
-const MAGIC = Buffer.from('TAXONEM1', 'latin1');
+const MAGIC = Buffer.from('TAXONEM2', 'latin1');
+/** The first format: 32-byte keys. Read (keys cut to 16 bytes), never written. */
+const MAGIC_V1 = Buffer.from('TAXONEM1', 'latin1');
 const HEADER_BYTES = 48; // magic 8, dim u32, reserved u32, model sha256 32
-const KEY_BYTES = 32;
+const KEY_BYTES = 16;
+const KEY_BYTES_V1 = 32;
+const FILES_MAGIC = Buffer.from('TAXONFI1', 'latin1');
+const FILE_KEY_BYTES = 8;
+const FILE_ENTRY_BYTES = 16;
+const BLOCK_HEADER_BYTES = 8;
 /** Segments last written this long ago may be merged into one (never one a running writer still appends to). */
 const MERGE_AFTER_MS = 10 * 60 * 1000;
 const MERGE_WHEN_MORE_THAN = 32;
@@ -44,13 +63,6 @@ export function prepareCacheDir(dir: string): void {
   }
 }
 
-interface FileEntry {
-  hash: string;
-  size: number;
-  mtimeMs: number;
-  ino: number;
-}
-
 export interface FileStat {
   size: number;
   mtimeMs: number;
@@ -58,20 +70,39 @@ export interface FileStat {
 }
 
 export interface CacheRecord {
-  /** SHA-256 of the image bytes, hex. */
+  /** SHA-256 of the image bytes, hex (only the first 16 bytes are kept as the key). */
   hash: string;
   embedding: Float32Array;
 }
 
+interface Segment {
+  file: string;
+  /** 16, or 32 in a first-format segment. */
+  keyBytes: number;
+}
+
+/** The cache's key for an image hash: its first 16 bytes, hex. */
+export function contentKey(hash: string): string {
+  return hash.slice(0, 2 * KEY_BYTES).toLowerCase();
+}
+
+/** 8 bytes of SHA-256 over a file's dataset-relative path, size, mtime and inode (hex). */
+export function fileKey(file: string, stat: FileStat): string {
+  return createHash('sha256').update(`${file}\0${stat.size}\0${stat.mtimeMs}\0${stat.ino}`).digest('hex').slice(0, 2 * FILE_KEY_BYTES);
+}
+
 export class EmbeddingCache {
   private readonly recordBytes: number;
-  /** image hash → segment number · 2^36 + byte offset of the record. */
+  /** content key → segment number · 2^36 + byte offset of the record. */
   private readonly index = new Map<string, number>();
-  private readonly segments: string[] = [];
+  /** 8-byte prefix of a content key → the key, or '' when two cached keys share the prefix. */
+  private readonly prefixes = new Map<string, string>();
+  private readonly segments: Segment[] = [];
   private readonly readers = new Map<number, number>();
   private writer?: { fd: number; segment: number; offset: number };
   private filesWriter?: number;
-  private readonly files = new Map<string, FileEntry>();
+  /** file key → content key prefix (8 bytes, hex). */
+  private readonly files = new Map<string, string>();
   private readonly runId = `${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
   private constructor(
@@ -82,7 +113,7 @@ export class EmbeddingCache {
     this.recordBytes = KEY_BYTES + 2 * dim + 4;
   }
 
-  /** Opens (creating if needed) the cache in `dir` for one model and reads every segment and file list there. */
+  /** Opens (creating if needed) the cache in `dir` for one model and reads every segment and file index there. */
   static async open(dir: string, model: { sha256: string; dim?: number }): Promise<EmbeddingCache> {
     if (!/^[0-9a-f]{64}$/.test(model.sha256)) throw new Error(`model sha256 must be 64 hex digits, got ${model.sha256}`);
     prepareCacheDir(dir);
@@ -91,7 +122,7 @@ export class EmbeddingCache {
     fs.mkdirSync(cache.filesDir, { recursive: true });
     await cache.mergeOldSegments();
     await cache.readSegments();
-    await cache.readFileLists();
+    await cache.readFileIndexes();
     return cache;
   }
 
@@ -109,34 +140,36 @@ export class EmbeddingCache {
   }
 
   has(hash: string): boolean {
-    return this.index.has(hash);
+    return this.index.has(contentKey(hash));
   }
 
-  /** The cached embedding of an image (by content hash), decoded to float32. */
+  /** The cached embedding of an image (by content hash or key), decoded to float32. */
   get(hash: string, out = new Float32Array(this.dim)): Float32Array | undefined {
-    const at = this.index.get(hash);
+    const at = this.index.get(contentKey(hash));
     if (at === undefined) return undefined;
     const segment = Math.floor(at / 2 ** 36);
     const offset = at % 2 ** 36;
     const buf = Buffer.allocUnsafe(2 * this.dim);
-    fs.readSync(this.reader(segment), buf, 0, buf.length, offset + KEY_BYTES);
+    fs.readSync(this.reader(segment), buf, 0, buf.length, offset + this.segments[segment].keyBytes);
     return decodeFloat16(new Uint16Array(buf.buffer, buf.byteOffset, this.dim), out);
   }
 
   /** Appends embeddings in one write (a kill cuts at most this batch). Already-cached hashes are skipped. */
   add(records: CacheRecord[]): void {
-    const fresh = records.filter((r) => !this.index.has(r.hash));
+    const fresh = records.filter((r) => !this.index.has(contentKey(r.hash)));
     if (fresh.length === 0) return;
     const w = this.openWriter();
     const buf = Buffer.allocUnsafe(fresh.length * this.recordBytes);
     const seen = new Set<string>();
     let n = 0;
     for (const r of fresh) {
-      if (seen.has(r.hash)) continue;
-      seen.add(r.hash);
+      const key = contentKey(r.hash);
+      if (seen.has(key)) continue;
+      if (!/^[0-9a-f]{32}$/.test(key)) throw new RangeError(`image hash must be hex, at least 32 digits: ${r.hash}`);
       if (r.embedding.length !== this.dim) throw new RangeError(`embedding has ${r.embedding.length} values, the cache holds ${this.dim}`);
+      seen.add(key);
       const at = n * this.recordBytes;
-      buf.write(r.hash, at, KEY_BYTES, 'hex');
+      buf.write(key, at, KEY_BYTES, 'hex');
       encodeFloat16(r.embedding, new Uint16Array(buf.buffer, buf.byteOffset + at + KEY_BYTES, this.dim));
       buf.writeUInt32LE(crc32(buf.subarray(at, at + KEY_BYTES + 2 * this.dim)), at + KEY_BYTES + 2 * this.dim);
       n++;
@@ -144,30 +177,48 @@ export class EmbeddingCache {
     const bytes = buf.subarray(0, n * this.recordBytes);
     fs.writeSync(w.fd, bytes);
     let i = 0;
-    for (const hash of seen) this.index.set(hash, w.segment * 2 ** 36 + w.offset + i++ * this.recordBytes);
+    for (const key of seen) this.indexKey(key, w.segment * 2 ** 36 + w.offset + i++ * this.recordBytes);
     w.offset += bytes.length;
   }
 
-  /** The content hash recorded for a file whose size, mtime and inode are unchanged since it was hashed. */
+  /**
+   * The content key (16 bytes of the image's SHA-256, hex; `has` and `get` take it) recorded for
+   * a file whose dataset-relative path, size, mtime and inode are unchanged since it was hashed,
+   * when this model has its embedding; else undefined (read and hash the file).
+   */
   knownHash(file: string, stat: FileStat): string | undefined {
-    const e = this.files.get(file);
-    if (!e || e.size !== stat.size || e.mtimeMs !== stat.mtimeMs || e.ino !== stat.ino) return undefined;
-    return e.hash;
+    const prefix = this.files.get(fileKey(file, stat));
+    if (prefix === undefined) return undefined;
+    return this.prefixes.get(prefix) || undefined;
   }
 
-  /** Records which content a file had, so the next run can skip reading it; racily fresh files are not recorded. */
+  /**
+   * Records which content a file (dataset-relative path) had, so the next run can skip reading it;
+   * racily fresh files are not recorded. One write, one checksummed block.
+   */
   rememberFiles(entries: Array<{ file: string; stat: FileStat; hash: string }>, now = Date.now()): void {
-    let text = '';
+    const block = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + entries.length * FILE_ENTRY_BYTES);
+    let n = 0;
     for (const { file, stat, hash } of entries) {
       if (stat.mtimeMs > now - RACY_MS) continue;
-      const known = this.files.get(file);
-      if (known && known.hash === hash && known.size === stat.size && known.mtimeMs === stat.mtimeMs && known.ino === stat.ino) continue;
-      this.files.set(file, { hash, size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino });
-      text += `${hash} ${stat.size} ${stat.mtimeMs} ${stat.ino} ${JSON.stringify(file)}\n`;
+      const key = fileKey(file, stat);
+      const prefix = contentKey(hash).slice(0, 2 * FILE_KEY_BYTES);
+      if (this.files.get(key) === prefix) continue;
+      this.files.set(key, prefix);
+      const at = BLOCK_HEADER_BYTES + n * FILE_ENTRY_BYTES;
+      block.write(key, at, FILE_KEY_BYTES, 'hex');
+      block.write(prefix, at + FILE_KEY_BYTES, FILE_ENTRY_BYTES - FILE_KEY_BYTES, 'hex');
+      n++;
     }
-    if (!text) return;
-    this.filesWriter ??= fs.openSync(path.join(this.filesDir, `${this.runId}.txt`), 'ax');
-    fs.writeSync(this.filesWriter, text);
+    if (n === 0) return;
+    const end = BLOCK_HEADER_BYTES + n * FILE_ENTRY_BYTES;
+    block.writeUInt32LE(n, 0);
+    block.writeUInt32LE(crc32(block.subarray(BLOCK_HEADER_BYTES, end)), 4);
+    if (this.filesWriter === undefined) {
+      this.filesWriter = fs.openSync(path.join(this.filesDir, `${this.runId}.idx`), 'ax');
+      fs.writeSync(this.filesWriter, FILES_MAGIC);
+    }
+    fs.writeSync(this.filesWriter, block, 0, end);
   }
 
   /** Flushes to disk and closes every file. The cache stays readable even if this never runs. */
@@ -193,29 +244,51 @@ export class EmbeddingCache {
     return total;
   }
 
+  /** Bytes on disk of the file indexes (shared by every model). */
+  fileIndexBytes(): number {
+    let total = 0;
+    for (const name of safeReaddir(this.filesDir)) if (name.endsWith('.idx')) total += safeSize(path.join(this.filesDir, name));
+    return total;
+  }
+
+  private indexKey(key: string, at: number): void {
+    this.index.set(key, at);
+    const prefix = key.slice(0, 2 * FILE_KEY_BYTES);
+    const known = this.prefixes.get(prefix);
+    this.prefixes.set(prefix, known === undefined || known === key ? key : '');
+  }
+
   private openWriter(): { fd: number; segment: number; offset: number } {
     if (this.writer) return this.writer;
     const file = path.join(this.segmentDir, `${this.runId}.seg`);
     const fd = fs.openSync(file, 'ax+');
     fs.writeSync(fd, this.header());
-    const segment = this.segments.push(file) - 1;
+    const segment = this.segments.push({ file, keyBytes: KEY_BYTES }) - 1;
     this.readers.set(segment, fd);
     this.writer = { fd, segment, offset: HEADER_BYTES };
     return this.writer;
   }
 
-  private header(): Buffer {
+  private header(magic = MAGIC): Buffer {
     const h = Buffer.alloc(HEADER_BYTES);
-    MAGIC.copy(h, 0);
+    magic.copy(h, 0);
     h.writeUInt32LE(this.dim, 8);
     h.write(this.modelSha256, 16, 32, 'hex');
     return h;
   }
 
+  /** Bytes per key in a segment with this header (16, or 32 for the first format); 0 when it is not this model's. */
+  private keyBytesOf(head: Buffer): number {
+    if (head.length < HEADER_BYTES) return 0;
+    if (head.subarray(0, HEADER_BYTES).equals(this.header())) return KEY_BYTES;
+    if (head.subarray(0, HEADER_BYTES).equals(this.header(MAGIC_V1))) return KEY_BYTES_V1;
+    return 0;
+  }
+
   private reader(segment: number): number {
     let fd = this.readers.get(segment);
     if (fd === undefined) {
-      fd = fs.openSync(this.segments[segment], 'r');
+      fd = fs.openSync(this.segments[segment].file, 'r');
       this.readers.set(segment, fd);
     }
     return fd;
@@ -224,8 +297,6 @@ export class EmbeddingCache {
   /** Indexes every whole, checksummed record of every segment; a torn tail or a foreign file is ignored. */
   private async readSegments(): Promise<void> {
     const names = safeReaddir(this.segmentDir).filter((n) => n.endsWith('.seg')).sort();
-    const expected = this.header();
-    const chunkRecords = Math.max(1, Math.floor((4 << 20) / this.recordBytes));
     for (const name of names) {
       const file = path.join(this.segmentDir, name);
       let handle: fs.promises.FileHandle;
@@ -237,20 +308,23 @@ export class EmbeddingCache {
       try {
         const head = Buffer.alloc(HEADER_BYTES);
         const { bytesRead } = await handle.read(head, 0, HEADER_BYTES, 0);
-        if (bytesRead < HEADER_BYTES || !head.equals(expected)) continue;
-        const segment = this.segments.push(file) - 1;
-        const buf = Buffer.allocUnsafe(chunkRecords * this.recordBytes);
+        const keyBytes = bytesRead === HEADER_BYTES ? this.keyBytesOf(head) : 0;
+        if (keyBytes === 0) continue;
+        const recordBytes = keyBytes + 2 * this.dim + 4;
+        const segment = this.segments.push({ file, keyBytes }) - 1;
+        const chunkRecords = Math.max(1, Math.floor((4 << 20) / recordBytes));
+        const buf = Buffer.allocUnsafe(chunkRecords * recordBytes);
         let position = HEADER_BYTES;
         for (;;) {
           const { bytesRead: n } = await handle.read(buf, 0, buf.length, position);
-          const whole = Math.floor(n / this.recordBytes);
+          const whole = Math.floor(n / recordBytes);
           for (let i = 0; i < whole; i++) {
-            const at = i * this.recordBytes;
-            const payloadEnd = at + KEY_BYTES + 2 * this.dim;
+            const at = i * recordBytes;
+            const payloadEnd = at + recordBytes - 4;
             if (crc32(buf.subarray(at, payloadEnd)) !== buf.readUInt32LE(payloadEnd)) continue;
-            this.index.set(buf.toString('hex', at, at + KEY_BYTES), segment * 2 ** 36 + position + at);
+            this.indexKey(buf.toString('hex', at, at + KEY_BYTES), segment * 2 ** 36 + position + at);
           }
-          position += whole * this.recordBytes;
+          position += whole * recordBytes;
           if (n < buf.length) break;
         }
       } finally {
@@ -259,27 +333,27 @@ export class EmbeddingCache {
     }
   }
 
-  private async readFileLists(): Promise<void> {
-    const names = safeReaddir(this.filesDir).filter((n) => n.endsWith('.txt')).sort();
+  /** Reads every run's file index up to its first incomplete or damaged block (a kill's torn tail). */
+  private async readFileIndexes(): Promise<void> {
+    const names = safeReaddir(this.filesDir).filter((n) => n.endsWith('.idx')).sort();
     for (const name of names) {
-      let text: string;
+      let data: Buffer;
       try {
-        text = await fs.promises.readFile(path.join(this.filesDir, name), 'utf8');
+        data = await fs.promises.readFile(path.join(this.filesDir, name));
       } catch {
         continue;
       }
-      const end = text.lastIndexOf('\n'); // a line without its newline was cut by a kill
-      if (end < 0) continue;
-      for (const line of text.slice(0, end).split('\n')) {
-        const m = /^([0-9a-f]{64}) (\d+) ([0-9.e+]+) (\d+) (".*")$/.exec(line);
-        if (!m) continue;
-        let file: string;
-        try {
-          file = JSON.parse(m[5]);
-        } catch {
-          continue;
+      if (data.length < FILES_MAGIC.length || !data.subarray(0, FILES_MAGIC.length).equals(FILES_MAGIC)) continue;
+      let at = FILES_MAGIC.length;
+      while (at + BLOCK_HEADER_BYTES <= data.length) {
+        const count = data.readUInt32LE(at);
+        const start = at + BLOCK_HEADER_BYTES;
+        const end = start + count * FILE_ENTRY_BYTES;
+        if (count === 0 || end > data.length || crc32(data.subarray(start, end)) !== data.readUInt32LE(at + 4)) break;
+        for (let e = start; e < end; e += FILE_ENTRY_BYTES) {
+          this.files.set(data.toString('hex', e, e + FILE_KEY_BYTES), data.toString('hex', e + FILE_KEY_BYTES, e + FILE_ENTRY_BYTES));
         }
-        this.files.set(file, { hash: m[1], size: Number(m[2]), mtimeMs: Number(m[3]), ino: Number(m[4]) });
+        at = end;
       }
     }
   }
@@ -287,7 +361,8 @@ export class EmbeddingCache {
   /**
    * Many runs leave many small segments; when there are too many, the ones nobody has written to
    * for a while are merged into one (written aside, then renamed into place, then the old ones
-   * removed). A reader that misses a record during the swap only recomputes it.
+   * removed). A reader that misses a record during the swap only recomputes it. First-format
+   * segments are rewritten in the current format on the way.
    */
   private async mergeOldSegments(): Promise<void> {
     const now = Date.now();
@@ -301,9 +376,8 @@ export class EmbeddingCache {
       }
     });
     if (old.length < 2) return;
-    const expected = this.header();
     const seen = new Set<string>();
-    const parts: Buffer[] = [expected];
+    const parts: Buffer[] = [this.header()];
     for (const name of old) {
       let data: Buffer;
       try {
@@ -311,14 +385,24 @@ export class EmbeddingCache {
       } catch {
         continue;
       }
-      if (data.length < HEADER_BYTES || !data.subarray(0, HEADER_BYTES).equals(expected)) continue;
-      for (let at = HEADER_BYTES; at + this.recordBytes <= data.length; at += this.recordBytes) {
-        const payloadEnd = at + KEY_BYTES + 2 * this.dim;
+      const keyBytes = this.keyBytesOf(data);
+      if (keyBytes === 0) continue;
+      const recordBytes = keyBytes + 2 * this.dim + 4;
+      for (let at = HEADER_BYTES; at + recordBytes <= data.length; at += recordBytes) {
+        const payloadEnd = at + recordBytes - 4;
         if (crc32(data.subarray(at, payloadEnd)) !== data.readUInt32LE(payloadEnd)) continue;
         const key = data.toString('hex', at, at + KEY_BYTES);
         if (seen.has(key)) continue;
         seen.add(key);
-        parts.push(data.subarray(at, at + this.recordBytes));
+        if (keyBytes === KEY_BYTES) {
+          parts.push(data.subarray(at, at + recordBytes));
+        } else {
+          const record = Buffer.allocUnsafe(this.recordBytes);
+          data.copy(record, 0, at, at + KEY_BYTES);
+          data.copy(record, KEY_BYTES, at + keyBytes, payloadEnd);
+          record.writeUInt32LE(crc32(record.subarray(0, this.recordBytes - 4)), this.recordBytes - 4);
+          parts.push(record);
+        }
       }
     }
     const merged = path.join(this.segmentDir, `${this.runId}-merged.seg`);
@@ -338,7 +422,8 @@ function cachedDim(segmentDir: string): number {
       const head = Buffer.alloc(HEADER_BYTES);
       const n = fs.readSync(fd, head, 0, HEADER_BYTES, 0);
       fs.closeSync(fd);
-      if (n === HEADER_BYTES && head.subarray(0, MAGIC.length).equals(MAGIC)) return head.readUInt32LE(8);
+      const magic = head.subarray(0, MAGIC.length);
+      if (n === HEADER_BYTES && (magic.equals(MAGIC) || magic.equals(MAGIC_V1))) return head.readUInt32LE(8);
     } catch {
       // try the next one
     }
