@@ -22,8 +22,15 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
   }
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
+  let mode: number | undefined;
   try {
+    mode = fs.statSync(file).mode & 0o7777; // the replacement keeps the original's permissions
+  } catch {
+    mode = undefined;
+  }
+  const fd = fs.openSync(tmp, 'w', mode ?? 0o666);
+  try {
+    if (mode !== undefined) fs.fchmodSync(fd, mode);
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     fs.fsyncSync(fd);
   } catch (err) {

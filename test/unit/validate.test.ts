@@ -199,3 +199,12 @@ test('atomic writes replace the file whole and refuse a file changed since it wa
   assert.equal(fs.readFileSync(file, 'utf8'), 'two');
   assert.deepEqual(fs.readdirSync(dir), ['labels.csv'], 'no temporary files left behind');
 });
+
+test('an atomic write keeps the permissions of the file it replaces', () => {
+  const file = path.join(tempDir(), 'labels.csv');
+  fs.writeFileSync(file, 'old');
+  fs.chmodSync(file, 0o640);
+  writeFileAtomic(file, 'new');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o640);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'new');
+});

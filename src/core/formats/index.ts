@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../atomicWrite';
 import { DEFAULT_MAX_BYTES, readTextFile } from '../textInput';
 import { parseCsv, serializeCsv } from './csv';
 import { parseDatumaro, serializeDatumaro } from './datumaro';
-import { isImageFile, readFolderTree } from './folder';
+import { isImageFile, LABEL_SIDECAR, readFolderTree } from './folder';
 import { parseJsonl, serializeJsonl } from './jsonl';
 
 export interface LoadOptions {
@@ -43,11 +43,15 @@ export function detectFormat(target: string): Detected {
   }
   const entries = fs.readdirSync(abs, { withFileTypes: true });
   if (isDir(path.join(abs, 'images'))) return { format: 'folder', target: abs };
-  const jsonl = entries.filter((e) => e.isFile() && e.name.endsWith('.jsonl'));
+  // taxon-labels.jsonl is a folder tree's label sidecar, not a JSONL dataset of its own
+  const jsonl = entries.filter((e) => e.isFile() && e.name.endsWith('.jsonl') && e.name !== LABEL_SIDECAR);
   if (jsonl.length === 1) return { format: 'jsonl', target: path.join(abs, jsonl[0].name) };
   const csv = entries.filter((e) => e.isFile() && e.name.toLowerCase().endsWith('.csv'));
   if (csv.length === 1) return { format: 'csv', target: path.join(abs, csv[0].name) };
-  if (entries.some((e) => e.isDirectory() && !e.name.startsWith('.')) || entries.some((e) => e.isFile() && isImageFile(e.name))) {
+  if (
+    entries.some((e) => e.isDirectory() && !e.name.startsWith('.')) ||
+    entries.some((e) => e.isFile() && (isImageFile(e.name) || e.name === LABEL_SIDECAR))
+  ) {
     return { format: 'folder', target: abs };
   }
   throw new DatasetError(
