@@ -28,7 +28,7 @@ const KEYS: KeyHelp[] = [
   { keys: 'Enter', action: 'accept the predicted path' },
   { keys: 'Shift+Enter', action: 'accept only the confident part of the path' },
   { keys: '1–9', action: 'label with that alternative' },
-  { keys: '/', action: 'search every path' },
+  { keys: '/', action: 'search every path (↑ ↓ to move, Enter to label, Escape to leave)' },
   { keys: 's', action: 'skip this image' },
   { keys: 'u', action: 'undo the last label' },
   { keys: '← →', action: 'previous / next image' },
