@@ -3,7 +3,7 @@
  * same run (this machine is shared and noisy, so ratios are what we compare). Each measurement
  * runs in a fresh process so that its peak memory is its own. Results: bench-results/*.json.
  *
- *   npm run bench [-- --quick] [-- --suite foundation|inference]
+ *   npm run bench [-- --quick] [-- --suite foundation|inference|queue]
  *   (--quick: 100,000 items instead of 1,000,000, and 2,000 images instead of 20,000;
  *    --suite: one suite only; default all)
  */
@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateDatumaro, generateWideTaxonomy } from './generate';
 import { inferenceSuite } from './inference';
+import { queueSuite } from './queue';
 
 const ROOT = path.resolve(__dirname, '../..');
 const OUT = path.join(ROOT, 'bench-results');
@@ -94,6 +95,7 @@ function foundation() {
 const suites: Record<string, () => Record<string, unknown> | undefined> = {
   foundation,
   inference: () => inferenceSuite(quick),
+  queue: () => queueSuite(quick),
 };
 if (only !== undefined && !(only in suites)) {
   console.error(`unknown suite ${JSON.stringify(only)}; suites: ${Object.keys(suites).join(', ')}`);

@@ -249,9 +249,29 @@ export function topIndices(scores: ArrayLike<number>, k: number): number[] {
     const picked = above.concat(equal.slice(0, k - above.length));
     return picked.sort((a, b) => scores[b] - scores[a] || a - b);
   }
-  const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => scores[b] - scores[a] || a - b);
-  return idx.slice(0, k);
+  return sortedIndices(scores).slice(0, k);
+}
+
+/**
+ * Every index, by score descending (ties: the lower index). Scores in [0, 1] (all of Taxon's)
+ * are packed with their index into one double, quantised to 2⁻³² (closer scores count as ties),
+ * and sorted natively: 100,000 items in milliseconds instead of a comparator sort's hundreds.
+ */
+export function sortedIndices(scores: ArrayLike<number>): number[] {
+  const n = scores.length;
+  let packable = n <= 1 << 20;
+  for (let i = 0; i < n && packable; i++) if (!(scores[i] >= 0 && scores[i] <= 1)) packable = false;
+  if (!packable) {
+    const idx = Array.from({ length: n }, (_, i) => i);
+    return idx.sort((a, b) => scores[b] - scores[a] || a - b);
+  }
+  const keys = new Float64Array(n);
+  const top = 4294967295;
+  for (let i = 0; i < n; i++) keys[i] = (top - Math.round(scores[i] * top)) * 1048576 + i;
+  keys.sort();
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = keys[i] % 1048576;
+  return out;
 }
 
 /** The value that would sit at index `k` of the ascending sort (rearranges `a`). */

@@ -21,6 +21,10 @@ export interface LevelStructure {
   levels: Int32Array[];
   /** The leaves, the support of the single-level (leaf) scores. */
   leaves: Int32Array;
+  /** byDepth[L-1]: the nodes at exactly depth L (a level's distribution is these plus the leaves carried from above). */
+  byDepth: Int32Array[];
+  /** 1 for a leaf, by node id. */
+  isLeaf: Uint8Array;
 }
 
 export function levelStructure(t: Taxonomy): LevelStructure {
@@ -33,7 +37,14 @@ export function levelStructure(t: Taxonomy): LevelStructure {
     const last = node.children.length === 0 ? maxDepth : d;
     for (let L = d; L <= last; L++) levels[L - 1].push(node.id);
   }
-  return { levels: levels.map((l) => Int32Array.from(l)), leaves: Int32Array.from(t.leaves()) };
+  const byDepth: number[][] = Array.from({ length: maxDepth }, () => []);
+  for (const node of t.nodes) byDepth[depths[node.id] - 1].push(node.id);
+  return {
+    levels: levels.map((l) => Int32Array.from(l)),
+    leaves: Int32Array.from(t.leaves()),
+    byDepth: byDepth.map((l) => Int32Array.from(l)),
+    isLeaf: Uint8Array.from(t.nodes, (n) => (n.children.length === 0 ? 1 : 0)),
+  };
 }
 
 /** The level-L distribution (L from 1) of one item, normalised to sum to one. */
@@ -110,20 +121,65 @@ function topTwoOn(nodes: Int32Array, m: ArrayLike<number>, o: number): [number, 
   return z > 0 ? [a / z, b / z] : [0, 0];
 }
 
-/** Σ_L w_L · H(p_L) / log(n_L). */
+/**
+ * Σ_L w_L · H(p_L) / log(n_L). One pass over the nodes: a leaf's p·log p and mass are carried
+ * down to the deeper levels instead of being visited again at each (the 100,000-item queue needs it).
+ */
 export function multiLevelEntropy(s: LevelStructure, w: Float64Array, m: ArrayLike<number>, offset = 0): number {
   let sum = 0;
-  for (let L = 0; L < s.levels.length; L++) if (w[L] > 0) sum += w[L] * entropyOn(s.levels[L], m, offset);
+  let carriedH = 0;
+  let carriedZ = 0;
+  for (let L = 0; L < s.byDepth.length; L++) {
+    const nodes = s.byDepth[L];
+    let h = carriedH;
+    let z = carriedZ;
+    for (let i = 0; i < nodes.length; i++) {
+      const v = nodes[i];
+      const p = m[offset + v];
+      if (!(p > 0)) continue;
+      const e = p * Math.log(p);
+      h -= e;
+      z += p;
+      if (s.isLeaf[v]) {
+        carriedH -= e;
+        carriedZ += p;
+      }
+    }
+    const n = s.levels[L].length;
+    // H(p/Z) = H(p)/Z + log Z
+    if (w[L] > 0 && n >= 2 && z > 0) sum += (w[L] * (h / z + Math.log(z))) / Math.log(n);
+  }
   return sum;
 }
 
-/** Σ_L w_L · (1 − (p_L⁽¹⁾ − p_L⁽²⁾)). */
+/** Σ_L w_L · (1 − (p_L⁽¹⁾ − p_L⁽²⁾)), with the carried leaves' top two kept from level to level. */
 export function multiLevelMargin(s: LevelStructure, w: Float64Array, m: ArrayLike<number>, offset = 0): number {
   let sum = 0;
-  for (let L = 0; L < s.levels.length; L++) {
-    if (!(w[L] > 0)) continue;
-    const [a, b] = topTwoOn(s.levels[L], m, offset);
-    sum += w[L] * (1 - (a - b));
+  let carriedA = 0;
+  let carriedB = 0;
+  let carriedZ = 0;
+  for (let L = 0; L < s.byDepth.length; L++) {
+    const nodes = s.byDepth[L];
+    let a = carriedA;
+    let b = carriedB;
+    let z = carriedZ;
+    for (let i = 0; i < nodes.length; i++) {
+      const v = nodes[i];
+      const p = m[offset + v];
+      z += p;
+      if (p > a) {
+        b = a;
+        a = p;
+      } else if (p > b) b = p;
+      if (s.isLeaf[v]) {
+        carriedZ += p;
+        if (p > carriedA) {
+          carriedB = carriedA;
+          carriedA = p;
+        } else if (p > carriedB) carriedB = p;
+      }
+    }
+    if (w[L] > 0) sum += w[L] * (1 - (z > 0 ? (a - b) / z : 0));
   }
   return sum;
 }

@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Taxonomy } from '../../src/core/taxonomy';
+import { farthestFirst, kmeans, seededRandom, typicality } from '../../src/core/learn/clustering';
+import { scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
+import { accuracyAt, labelsToReach, matchRandom } from '../../src/core/learn/simulate';
+import { marginalsFromLeaves } from '../../src/core/learn/uncertainty';
+import type { Features } from '../../src/core/learn/softmax';
+
+/** Four tight 2-d blobs of 30 points around (±10, ±10), plus 4 far outliers; row order interleaved. */
+function blobs(): { X: Features; blobOf: number[] } {
+  const rand = seededRandom(3);
+  const centres = [[10, 10], [-10, 10], [10, -10], [-10, -10]];
+  const data: number[] = [];
+  const blobOf: number[] = [];
+  for (let i = 0; i < 120; i++) {
+    const c = i % 4;
+    data.push(centres[c][0] + (rand() - 0.5) * 2, centres[c][1] + (rand() - 0.5) * 2);
+    blobOf.push(c);
+  }
+  for (const [x, y] of [[40, 0], [0, 40], [-40, 0], [0, -40]]) {
+    data.push(x, y);
+    blobOf.push(-1);
+  }
+  return { X: { data: Float32Array.from(data), n: blobOf.length, dim: 2 }, blobOf };
+}
+
+test('the registry names the eight strategies, hybrid first (the default)', () => {
+  assert.deepEqual(STRATEGY_NAMES, ['hybrid', 'typical', 'multilevel-entropy', 'multilevel-margin', 'entropy', 'margin', 'least-confidence', 'random']);
+  assert.ok(STRATEGIES.every((s) => s.description.length > 0));
+});
+
+test('k-means with a fixed seed finds the four blobs, the same way every time', () => {
+  const { X, blobOf } = blobs();
+  const rows = Array.from({ length: 120 }, (_, i) => i);
+  const a = kmeans(X, rows, 4, { seed: 5 });
+  const b = kmeans(X, rows, 4, { seed: 5 });
+  assert.deepEqual(a.assignment, b.assignment);
+  for (let i = 0; i < 120; i++) for (let j = 0; j < 120; j++) assert.equal(a.assignment[i] === a.assignment[j], blobOf[i] === blobOf[j]);
+});
+
+test('typical picks one representative per cluster: its most typical point', () => {
+  const all = blobs();
+  const blobOf = all.blobOf.slice(0, 120);
+  const X = { ...all.X, data: all.X.data.subarray(0, 240), n: 120 };
+  const t = new Taxonomy();
+  t.add('a');
+  t.add('b');
+  const candidates = Array.from({ length: X.n }, (_, i) => i);
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, options: { typicalMaxClusters: 4, typicalMinClusterSize: 5 } };
+  const batch = selectBatch('typical', ctx, 4);
+  assert.deepEqual(batch.map((r) => blobOf[r]).sort(), [0, 1, 2, 3]);
+  const rows = Array.from({ length: X.n }, (_, i) => i);
+  const cl = kmeans(X, rows, 4, { seed: 1 });
+  const typ = typicality(X, rows, cl.assignment, 4, 20);
+  for (const r of batch) {
+    const same = rows.filter((q) => cl.assignment[q] === cl.assignment[r]);
+    assert.equal(Math.max(...same.map((q) => typ[q])), typ[r]);
+  }
+  // Clusters that already hold a label come after those that hold none.
+  const labelledInBlob0 = candidates.filter((r) => blobOf[r] === 0).slice(0, 1);
+  const next = selectBatch('typical', { ...ctx, labelled: labelledInBlob0, candidates: candidates.filter((r) => r !== labelledInBlob0[0]), options: { typicalMaxClusters: 4 } }, 3);
+  assert.deepEqual(next.map((r) => blobOf[r]).sort(), [1, 2, 3]);
+});
+
+test('farthest-first spreads a batch over the blobs instead of taking near-duplicates', () => {
+  const { X, blobOf } = blobs();
+  // Candidates ordered so that a plain top-4 would take four points of blob 0.
+  const inBlob = (b: number) => Array.from({ length: 120 }, (_, i) => i).filter((i) => blobOf[i] === b);
+  const candidates = [...inBlob(0), ...inBlob(1), ...inBlob(2), ...inBlob(3)];
+  const batch = farthestFirst(X, candidates, 4);
+  assert.deepEqual(batch.map((r) => blobOf[r]).sort(), [0, 1, 2, 3]);
+  // With the labelled blob-0 point as an anchor, the first pick is elsewhere.
+  const anchored = farthestFirst(X, candidates, 3, [inBlob(0)[0]]);
+  assert.ok(anchored.every((r) => blobOf[r] !== 0));
+});
+
+test('each uncertainty strategy ranks the confused item above the certain one', () => {
+  const t = new Taxonomy();
+  const A = t.add('A');
+  const a1 = t.add('a1', A);
+  const a2 = t.add('a2', A);
+  const b = t.add('b');
+  const M = { data: new Float64Array(2 * t.size), n: 2, nodes: t.size };
+  M.data[a1] = 0.98; // row 0: sure
+  M.data[a2] = 0.01;
+  M.data[b] = 0.01;
+  M.data[t.size + a1] = 0.4; // row 1: torn
+  M.data[t.size + a2] = 0.35;
+  M.data[t.size + b] = 0.25;
+  marginalsFromLeaves(t, M);
+  const ctx: SelectionContext = { taxonomy: t, candidates: [0, 1], labelled: [], marginals: M };
+  for (const s of ['multilevel-entropy', 'multilevel-margin', 'entropy', 'margin', 'least-confidence'] as const) {
+    const sc = scoreItems(s, ctx);
+    assert.ok(sc[1] > sc[0], `${s}: ${sc[1]} > ${sc[0]}`);
+    assert.deepEqual(selectBatch(s, ctx, 1), [1], s);
+  }
+});
+
+test('random and every other strategy give the same batch for the same seed', () => {
+  const { X } = blobs();
+  const t = new Taxonomy();
+  const a = t.add('a');
+  const b = t.add('b');
+  const M = { data: new Float64Array(X.n * t.size), n: X.n, nodes: t.size };
+  const rand = seededRandom(9);
+  for (let i = 0; i < X.n; i++) {
+    const p = rand();
+    M.data[i * t.size + a] = p;
+    M.data[i * t.size + b] = 1 - p;
+  }
+  const candidates = Array.from({ length: X.n - 10 }, (_, i) => i + 10);
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: Array.from({ length: 10 }, (_, i) => i), embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 1 } };
+  for (const s of STRATEGY_NAMES) {
+    const one = selectBatch(s, ctx, 8, seededRandom(4));
+    const two = selectBatch(s, ctx, 8, seededRandom(4));
+    assert.deepEqual(one, two, s);
+    assert.equal(new Set(one).size, 8, `${s} picks distinct items`);
+    assert.ok(one.every((r) => r >= 10), `${s} picks only candidates`);
+  }
+  assert.notDeepEqual(selectBatch('random', ctx, 8, seededRandom(4)), selectBatch('random', ctx, 8, seededRandom(5)));
+});
+
+test('hybrid is typical while labels per leaf are few, then uncertain and diverse', () => {
+  const { X } = blobs();
+  const t = new Taxonomy();
+  const a = t.add('a');
+  const b = t.add('b');
+  const M = { data: new Float64Array(X.n * t.size), n: X.n, nodes: t.size };
+  for (let i = 0; i < X.n; i++) {
+    M.data[i * t.size + a] = i % 2 ? 0.5 : 0.99;
+    M.data[i * t.size + b] = 1 - M.data[i * t.size + a];
+  }
+  const candidates = Array.from({ length: X.n - 4 }, (_, i) => i + 4);
+  const few: SelectionContext = { taxonomy: t, candidates, labelled: [0, 1, 2, 3], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 5, typicalMaxClusters: 8 } };
+  assert.deepEqual(selectBatch('hybrid', few, 4), selectBatch('typical', few, 4));
+  const many = { ...few, options: { hybridSwitchLabelsPerLeaf: 1, hybridCandidates: 3 } };
+  const batch = selectBatch('hybrid', many, 4);
+  assert.ok(batch.every((r) => r % 2 === 1), 'all from the uncertain half');
+});
+
+test('topIndices returns the k largest, largest first, ties in input order', () => {
+  const s = Float64Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);
+  assert.deepEqual(topIndices(s, 3), [...s].map((v, i) => [v, i]).sort((x, y) => y[0] - x[0] || x[1] - y[1]).slice(0, 3).map((p) => p[1]));
+  assert.deepEqual(topIndices([1, 3, 3, 2], 2), [1, 2]);
+});
+
+test('labelsToMatchRandom interpolates linearly between rounds, null when never reached', () => {
+  const curve = [
+    { labels: 200, leafTop1: 0.1, hF1: 0 },
+    { labels: 400, leafTop1: 0.2, hF1: 0 },
+    { labels: 600, leafTop1: 0.4, hF1: 0 },
+  ];
+  assert.equal(labelsToReach(curve, 0.3), 500);
+  assert.equal(labelsToReach(curve, 0.05), 200);
+  assert.equal(labelsToReach(curve, 0.5), null);
+  assert.ok(Math.abs(accuracyAt(curve, 300) - 0.15) < 1e-12);
+  const random = [
+    { labels: 200, leafTop1: 0.1, hF1: 0 },
+    { labels: 400, leafTop1: 0.15, hF1: 0 },
+    { labels: 600, leafTop1: 0.3, hF1: 0 },
+    { labels: 800, leafTop1: 0.45, hF1: 0 },
+  ];
+  assert.deepEqual(matchRandom(curve, random, 800), { '200': 200, '400': 300, '800': null });
+});
