@@ -10,7 +10,7 @@
  */
 import type { LabelGroup } from '../dataset';
 import { ROOT, type Taxonomy } from '../taxonomy';
-import { fitSigmoid, fitSoftmax, scores, type Features, type FitOptions } from './softmax';
+import { DEFAULT_L2, fitSigmoid, fitSoftmax, meanCurvature, scores, softmaxLoss, type Features, type FitOptions } from './softmax';
 
 export type HeadKind = 'softmax' | 'sigmoid';
 
@@ -34,13 +34,50 @@ export type RowLabels = ReadonlyArray<readonly number[]>;
 export interface LcpnOptions extends FitOptions {
   /** Datumaro label groups: children in inclusive or single-label groups get sigmoid heads. */
   groups?: readonly LabelGroup[];
+  /** Incremental retrain: work budget per L-BFGS evaluation, in sample rows × children (default 1536). */
+  localBudget?: number;
+  /** Incremental retrain: most sample rows per child (default 256). */
+  localPerChild?: number;
+  /** Incremental retrain: L-BFGS iterations (default 8). */
+  localIterations?: number;
 }
 
 export interface RetrainReport {
-  /** Parents whose classifiers were refitted (or became untrained), in the order given. */
+  /** Parents whose classifiers changed (refitted, updated locally, or became untrained), in the order given. */
   retrained: number[];
+  /** Of those, the ones refitted on all their rows (the others had a local update). */
+  full: number[];
   seconds: number;
 }
+
+/**
+ * What a full fit leaves behind so that later labels can update the classifier locally: the
+ * weights it reached, each row's target then, and a fixed class-stratified sample of its rows
+ * with the linear correction that makes the sample's objective agree with the full one at those
+ * weights (to first order).
+ */
+interface FitAnchor {
+  weights: Float32Array;
+  /** Child index per row of X at the full fit; −1 for rows that did not train this classifier. */
+  target: Int32Array;
+  rows: number;
+  present: number;
+  /** Rows per child at the full fit. */
+  counts: Float64Array;
+  sampleRows: Int32Array;
+  sampleTargets: Int32Array;
+  sampleWeights: Float64Array;
+  /** ∇(sample objective)(weights) − ∇(full objective)(weights). */
+  correction: Float64Array;
+  /** Proximal strength: the full objective's mean curvature, for directions the sample misses. */
+  curvature: number;
+}
+
+const LOCAL_BUDGET = 1536;
+const LOCAL_PER_CHILD = 256;
+const LOCAL_ITERATIONS = 8;
+/** A local update stands in for a full fit while the changed rows are at most this share of the rows. */
+const LOCAL_MAX_CHANGED = 0.25;
 
 export class NoLabelsError extends Error {
   constructor() {
@@ -51,6 +88,9 @@ export class NoLabelsError extends Error {
 export class LcpnClassifier {
   readonly classifiers = new Map<number, NodeClassifier>();
   private readonly headKinds: Map<number, HeadKind>;
+  private readonly anchors = new Map<number, FitAnchor>();
+  /** Parents updated locally since their last full fit. */
+  private readonly pending = new Set<number>();
 
   constructor(
     readonly taxonomy: Taxonomy,
@@ -72,27 +112,69 @@ export class LcpnClassifier {
     return out;
   }
 
-  /** Fits every classifier (warm-started from the current weights where the children are unchanged). */
+  /** Fits every classifier on all its rows (warm-started from the current weights where the children are unchanged). */
   train(X: Features, labels: RowLabels): RetrainReport {
     if (!labels.some((l) => l.length > 0)) throw new NoLabelsError();
     const parents = this.parents();
     const keep = new Set(parents);
     for (const p of [...this.classifiers.keys()]) if (!keep.has(p)) this.classifiers.delete(p);
-    return this.retrain(X, labels, parents);
+    return this.refit(X, labels, parents);
   }
 
-  /** Warm-starts only the given parents' classifiers; every other classifier is left untouched. */
+  /**
+   * Updates only the given parents' classifiers after labels changed; every other classifier is
+   * left untouched. A softmax classifier with a full fit behind it gets a *local* update: a few
+   * L-BFGS iterations on its changed rows plus its fixed sample, the sample's objective corrected
+   * to agree with the full one at the anchor and a proximal pull toward the anchor, so the cost
+   * does not grow with the number of labelled items. The others (never fully fitted, sigmoid
+   * heads, new children seen, too many changes) are refitted on all their rows. Locally updated
+   * parents stay in `pendingRefit()` until `refit()` runs on them.
+   */
   retrain(X: Features, labels: RowLabels, affected: Iterable<number>): RetrainReport {
     const t0 = performance.now();
-    const wanted = new Set<number>();
-    for (const p of affected) if (this.needsClassifier(p)) wanted.add(p);
+    const wanted = this.wanted(affected);
+    const sets = trainingSets(this.taxonomy, labels, wanted);
+    const retrained: number[] = [];
+    const full: number[] = [];
+    for (const p of wanted) {
+      const set = sets.get(p) ?? { rows: [], children: [] };
+      const local = this.localUpdate(X, p, set);
+      if (local) {
+        this.classifiers.set(p, local);
+        this.pending.add(p);
+      } else {
+        this.classifiers.set(p, this.fit(X, p, set));
+        this.pending.delete(p);
+        full.push(p);
+      }
+      retrained.push(p);
+    }
+    return { retrained, full, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Parents updated locally since their last full fit (for a later `refit`, e.g. every N labels or when idle). */
+  pendingRefit(): number[] {
+    return [...this.pending];
+  }
+
+  /** Refits the given parents (default: those pending) on all their rows, warm-started. */
+  refit(X: Features, labels: RowLabels, parents: Iterable<number> = this.pendingRefit()): RetrainReport {
+    const t0 = performance.now();
+    const wanted = this.wanted(parents);
     const sets = trainingSets(this.taxonomy, labels, wanted);
     const retrained: number[] = [];
     for (const p of wanted) {
       this.classifiers.set(p, this.fit(X, p, sets.get(p) ?? { rows: [], children: [] }));
+      this.pending.delete(p);
       retrained.push(p);
     }
-    return { retrained, seconds: (performance.now() - t0) / 1000 };
+    return { retrained, full: [...retrained], seconds: (performance.now() - t0) / 1000 };
+  }
+
+  private wanted(parents: Iterable<number>): Set<number> {
+    const wanted = new Set<number>();
+    for (const p of parents) if (this.needsClassifier(p)) wanted.add(p);
+    return wanted;
   }
 
   private needsClassifier(p: number): boolean {
@@ -102,6 +184,7 @@ export class LcpnClassifier {
   }
 
   private fit(X: Features, parent: number, set: { rows: number[]; children: number[] }): NodeClassifier {
+    this.anchors.delete(parent);
     const children = [...this.taxonomy.childrenOf(parent)];
     const kind = this.headKinds.get(parent) ?? 'softmax';
     const K = children.length;
@@ -113,7 +196,10 @@ export class LcpnClassifier {
     const init = previous?.trained ? remapWeights(previous, children, this.dim) : undefined;
     const options: FitOptions = { ...this.options, init };
     if (kind === 'softmax') {
-      const r = fitSoftmax(X, Int32Array.from(set.rows), Int32Array.from(set.children, (c) => index.get(c)!), K, options);
+      const rows = Int32Array.from(set.rows);
+      const targets = Int32Array.from(set.children, (c) => index.get(c)!);
+      const r = fitSoftmax(X, rows, targets, K, options);
+      this.anchors.set(parent, this.anchor(X, rows, targets, K, r.weights, r.gradient));
       return { parent, children, kind, weights: r.weights, trained: true, examples: set.rows.length, iterations: r.iterations };
     }
     // Sigmoid: one row per image, multi-hot over the children it is labelled under.
@@ -124,6 +210,114 @@ export class LcpnClassifier {
     set.rows.forEach((r, i) => (positive[rowIndex.get(r)! * K + index.get(set.children[i])!] = 1));
     const r = fitSigmoid(X, Int32Array.from(rows), positive, K, options);
     return { parent, children, kind, weights: r.weights, trained: true, examples: rows.length, iterations: r.iterations };
+  }
+
+  /** The sample and correction a later local update needs, taken right after a full softmax fit. */
+  private anchor(X: Features, rows: Int32Array, targets: Int32Array, K: number, weights: Float32Array, fullGradient: Float64Array): FitAnchor {
+    const target = new Int32Array(X.n).fill(-1);
+    rows.forEach((r, i) => (target[r] = targets[i]));
+    const byChild: number[][] = Array.from({ length: K }, () => []);
+    rows.forEach((r, i) => byChild[targets[i]].push(r));
+    const present = byChild.filter((c) => c.length > 0).length;
+    const perChild = Math.max(4, Math.min(this.options.localPerChild ?? LOCAL_PER_CHILD, Math.floor((this.options.localBudget ?? LOCAL_BUDGET) / (K * present))));
+    const sampleRows: number[] = [];
+    const sampleTargets: number[] = [];
+    const sampleWeights: number[] = [];
+    byChild.forEach((members, k) => {
+      if (members.length === 0) return;
+      // Evenly spaced over the child's rows: deterministic, and spread over the whole dataset order.
+      const take = Math.min(perChild, members.length);
+      for (let j = 0; j < take; j++) {
+        sampleRows.push(members[Math.floor(((j + 0.5) * members.length) / take)]);
+        sampleTargets.push(k);
+        // The sample of a child carries that child's whole balanced weight, 1/present.
+        sampleWeights.push(1 / (present * take));
+      }
+    });
+    const sRows = Int32Array.from(sampleRows);
+    const sTargets = Int32Array.from(sampleTargets);
+    const sWeights = Float64Array.from(sampleWeights);
+    const l2 = this.options.l2 ?? DEFAULT_L2;
+    const correction = new Float64Array(weights.length);
+    softmaxLoss(X, sRows, sTargets, sWeights, K, l2, weights, correction);
+    for (let i = 0; i < correction.length; i++) correction[i] -= fullGradient[i];
+    const curvature = meanCurvature(X, sRows, sWeights, K, weights);
+    const counts = Float64Array.from(byChild, (c) => c.length);
+    return { weights, target, rows: rows.length, present, counts, sampleRows: sRows, sampleTargets: sTargets, sampleWeights: sWeights, correction, curvature };
+  }
+
+  /**
+   * The local update of a softmax classifier, or undefined when it needs a full fit. Minimises
+   *   sample objective − ⟨correction, W⟩ + Σ_changed w_i ℓ_i(W) + (μ/2)‖W − W_anchor‖²
+   * from the current weights: at the anchor the first two terms have the full objective's
+   * gradient, the changed rows enter with their balanced weights, and μ (the full objective's mean
+   * curvature) keeps directions the sample does not span from moving further than they would.
+   */
+  private localUpdate(X: Features, parent: number, set: { rows: number[]; children: number[] }): NodeClassifier | undefined {
+    const a = this.anchors.get(parent);
+    const current = this.classifiers.get(parent);
+    if (!a || !current?.trained || current.kind !== 'softmax' || a.target.length !== X.n) return undefined;
+    const children = current.children;
+    const kids = this.taxonomy.childrenOf(parent);
+    if (kids.length !== children.length || kids.some((c, i) => c !== children[i])) return undefined;
+    const K = children.length;
+    const index = new Map(children.map((c, i) => [c, i]));
+    const counts = new Float64Array(K);
+    const changedRows: number[] = [];
+    const changedTargets: number[] = [];
+    const now = new Int32Array(X.n).fill(-1);
+    for (let i = 0; i < set.rows.length; i++) {
+      const r = set.rows[i];
+      const k = index.get(set.children[i])!;
+      counts[k]++;
+      now[r] = k;
+      if (a.target[r] !== k) {
+        changedRows.push(r);
+        changedTargets.push(k);
+      }
+    }
+    const goneRows: number[] = [];
+    const goneTargets: number[] = [];
+    for (let r = 0; r < X.n; r++) {
+      if (a.target[r] >= 0 && now[r] !== a.target[r]) {
+        goneRows.push(r);
+        goneTargets.push(a.target[r]);
+      }
+    }
+    let present = 0;
+    for (let k = 0; k < K; k++) if (counts[k] > 0) present++;
+    if (present !== a.present || changedRows.length + goneRows.length > LOCAL_MAX_CHANGED * a.rows) return undefined;
+    let linear = a.correction;
+    if (goneRows.length > 0) {
+      const gone = new Float64Array(a.correction.length);
+      const goneWeights = Float64Array.from(goneTargets, (k) => 1 / (a.present * a.counts[k]));
+      softmaxLoss(X, Int32Array.from(goneRows), Int32Array.from(goneTargets), goneWeights, K, 0, a.weights, gone);
+      for (let i = 0; i < gone.length; i++) gone[i] += a.correction[i];
+      linear = gone;
+    }
+    const m = a.sampleRows.length;
+    const rows = new Int32Array(m + changedRows.length);
+    const targets = new Int32Array(rows.length);
+    const weights = new Float64Array(rows.length);
+    rows.set(a.sampleRows);
+    targets.set(a.sampleTargets);
+    weights.set(a.sampleWeights);
+    changedRows.forEach((r, i) => {
+      rows[m + i] = r;
+      targets[m + i] = changedTargets[i];
+      weights[m + i] = 1 / (present * counts[changedTargets[i]]);
+    });
+    const r = fitSoftmax(
+      X,
+      rows,
+      targets,
+      K,
+      // One label moves the gradient by about its weight, often below the full fit's tolerance: the
+      // iteration cap, not the tolerance, is what bounds a local update.
+      { ...this.options, init: current.weights, maxIterations: this.options.localIterations ?? LOCAL_ITERATIONS, gradientTolerance: 1e-9, relativeTolerance: 1e-12 },
+      { rowWeights: weights, linear, anchor: { weights: a.weights, strength: a.curvature } },
+    );
+    return { ...current, weights: r.weights, examples: set.rows.length, iterations: r.iterations };
   }
 
   /**

@@ -25,6 +25,8 @@ export interface LbfgsResult {
   converged: boolean;
   /** max|∇f| at the returned point. */
   gradientNorm: number;
+  /** ∇f at the returned point. */
+  gradient: Float64Array;
 }
 
 const C1 = 1e-4;
@@ -102,7 +104,7 @@ export function minimize(f: Objective, x0: Float64Array, options: LbfgsOptions =
     }
     converged = maxAbs(g) <= gtol || decrease <= ftol * Math.max(Math.abs(fx), 1);
   }
-  return { x, value: fx, iterations, evaluations, converged, gradientNorm: maxAbs(g) };
+  return { x, value: fx, iterations, evaluations, converged, gradientNorm: maxAbs(g), gradient: g };
 }
 
 interface LineSearchResult {

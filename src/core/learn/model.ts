@@ -121,10 +121,28 @@ export class TaxonModel {
     return best.alpha;
   }
 
-  /** Warm-starts the LCPN classifiers of the given parents (incremental labelling). */
+  /**
+   * Updates the LCPN classifiers of the given parents after labels changed (incremental
+   * labelling): a local update in milliseconds where a full fit stands behind the classifier,
+   * a full warm-started fit otherwise (see LcpnClassifier.retrain).
+   */
   retrain(X: Features, labels: RowLabels, affected: Iterable<number>): RetrainReport {
+    return this.lcpnOnly().retrain(X, labels, affected);
+  }
+
+  /** Parents updated locally since their last full fit. */
+  pendingRefit(): number[] {
+    return this.lcpnOnly().pendingRefit();
+  }
+
+  /** Full warm-started fits of the given parents (default: those pending), e.g. every N labels or when idle. */
+  refit(X: Features, labels: RowLabels, parents?: Iterable<number>): RetrainReport {
+    return this.lcpnOnly().refit(X, labels, parents);
+  }
+
+  private lcpnOnly(): LcpnClassifier {
     if (!this.lcpn) throw new Error('only the LCPN model retrains per node');
-    return this.lcpn.retrain(X, labels, affected);
+    return this.lcpn;
   }
 
   /** Raw embeddings → classifier inputs, with the preprocessing fitted at training time. */

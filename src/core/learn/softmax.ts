@@ -84,8 +84,21 @@ export interface FitOptions extends LbfgsOptions {
   init?: Float64Array | Float32Array;
 }
 
+/**
+ * Extra terms for a local (incremental) refit, see hierarchy.ts: explicit row weights instead of
+ * the balanced ones, a linear term −⟨linear, W⟩, and a proximal pull (strength/2)·‖W − anchor‖²
+ * (the bias included).
+ */
+export interface LocalTerms {
+  rowWeights: Float64Array;
+  linear?: Float64Array;
+  anchor?: { weights: Float32Array | Float64Array; strength: number };
+}
+
 export interface FitResult {
   weights: Float32Array;
+  /** ∇ of the objective at the returned weights (≈ 0 when converged). */
+  gradient: Float64Array;
   iterations: number;
   evaluations: number;
   loss: number;
@@ -99,21 +112,75 @@ export const DEFAULT_LBFGS: Required<LbfgsOptions> = { maxIterations: 300, memor
  * Softmax regression over K classes on the given rows of X. `targets[i]` ∈ [0, K) is the class of
  * `rows[i]`. Classes without an example get no weight of their own (balanced weights skip them).
  */
-export function fitSoftmax(X: Features, rows: Int32Array, targets: Int32Array, K: number, options: FitOptions = {}): FitResult {
+export function fitSoftmax(X: Features, rows: Int32Array, targets: Int32Array, K: number, options: FitOptions = {}, local?: LocalTerms): FitResult {
   const D = X.dim + 1;
-  const counts = new Float64Array(K);
-  for (let i = 0; i < targets.length; i++) counts[targets[i]]++;
-  let present = 0;
-  for (let k = 0; k < K; k++) if (counts[k] > 0) present++;
-  const m = rows.length;
-  const rowWeight = new Float64Array(m);
-  for (let i = 0; i < m; i++) rowWeight[i] = options.balanced === false ? 1 / m : 1 / (present * counts[targets[i]]);
+  const rowWeight = local?.rowWeights ?? balancedWeights(targets, K, options.balanced !== false);
   const l2 = options.l2 ?? DEFAULT_L2;
-  const objective = softmaxObjective(X, rows, targets, rowWeight, K, l2);
+  let objective = softmaxObjective(X, rows, targets, rowWeight, K, l2);
+  if (local?.linear || local?.anchor) objective = withLocalTerms(objective, local);
   const x0 = new Float64Array(K * D);
   if (options.init) x0.set(options.init);
   const r = minimize(objective, x0, { ...DEFAULT_LBFGS, ...stripFit(options) });
-  return { weights: Float32Array.from(r.x), iterations: r.iterations, evaluations: r.evaluations, loss: r.value, converged: r.converged };
+  return { weights: Float32Array.from(r.x), gradient: r.gradient, iterations: r.iterations, evaluations: r.evaluations, loss: r.value, converged: r.converged };
+}
+
+/** Per-row weights making every present class weigh 1/present in total (or 1/m per row when not balanced). */
+export function balancedWeights(targets: Int32Array, K: number, balanced = true): Float64Array {
+  const m = targets.length;
+  const counts = new Float64Array(K);
+  for (let i = 0; i < m; i++) counts[targets[i]]++;
+  let present = 0;
+  for (let k = 0; k < K; k++) if (counts[k] > 0) present++;
+  return Float64Array.from(targets, (y) => (balanced ? 1 / (present * counts[y]) : 1 / m));
+}
+
+/** The softmax objective (mean weighted loss + L2) and its gradient at `w`, for local refits. */
+export function softmaxLoss(X: Features, rows: Int32Array, targets: Int32Array, rowWeights: Float64Array, K: number, l2: number, w: Float64Array | Float32Array, grad: Float64Array): number {
+  return softmaxObjective(X, rows, targets, rowWeights, K, l2)(Float64Array.from(w), grad);
+}
+
+/**
+ * Σ_i v_i · Σ_k p_ik (1 − p_ik) · ‖[x_i, 1]‖² / (K·(dim+1)): the mean diagonal of the data term's
+ * Hessian at `w`, the curvature a local refit assumes in directions its sample does not span.
+ */
+export function meanCurvature(X: Features, rows: Int32Array, rowWeights: Float64Array, K: number, w: Float32Array): number {
+  const s = new Float64Array(K);
+  let sum = 0;
+  for (let i = 0; i < rows.length; i++) {
+    softmaxProbabilities(w, K, X, rows[i], s);
+    let v = 0;
+    for (let k = 0; k < K; k++) v += s[k] * (1 - s[k]);
+    let sq = 1;
+    const o = rows[i] * X.dim;
+    for (let j = 0; j < X.dim; j++) sq += X.data[o + j] * X.data[o + j];
+    sum += rowWeights[i] * v * sq;
+  }
+  return sum / (K * (X.dim + 1));
+}
+
+function withLocalTerms(f: (w: Float64Array, g: Float64Array) => number, local: LocalTerms) {
+  const { linear, anchor } = local;
+  return (w: Float64Array, grad: Float64Array): number => {
+    let value = f(w, grad);
+    if (linear) {
+      for (let i = 0; i < w.length; i++) {
+        value -= linear[i] * w[i];
+        grad[i] -= linear[i];
+      }
+    }
+    if (anchor) {
+      const a = anchor.weights;
+      const mu = anchor.strength;
+      let sq = 0;
+      for (let i = 0; i < w.length; i++) {
+        const d = w[i] - a[i];
+        sq += d * d;
+        grad[i] += mu * d;
+      }
+      value += 0.5 * mu * sq;
+    }
+    return value;
+  };
 }
 
 /**
@@ -141,7 +208,7 @@ export function fitSigmoid(X: Features, rows: Int32Array, positive: Uint8Array, 
   const x0 = new Float64Array(K * D);
   if (options.init) x0.set(options.init);
   const r = minimize(objective, x0, { ...DEFAULT_LBFGS, ...stripFit(options) });
-  return { weights: Float32Array.from(r.x), iterations: r.iterations, evaluations: r.evaluations, loss: r.value, converged: r.converged };
+  return { weights: Float32Array.from(r.x), gradient: r.gradient, iterations: r.iterations, evaluations: r.evaluations, loss: r.value, converged: r.converged };
 }
 
 function stripFit(o: FitOptions): LbfgsOptions {
