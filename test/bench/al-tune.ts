@@ -1,0 +1,23 @@
+/** Tuning runs of the al-sim core on a hold-out of the dev data's training part (docs/al-tuning.md). */
+import * as fs from 'node:fs';
+import { labelledEmbeddings } from '../../src/core/learn/workflow';
+import { isHeldOut } from '../../src/core/learn/split';
+import { deepest } from '../../src/core/learn/model';
+import { simulate } from '../../src/core/learn/simulate';
+// usage: node --import tsx test/bench/al-tune.ts '<json options>'   (tuning split: hold-out 0.2 removed, then 0.2 of the rest as the tuning test)
+(async () => {
+  const opts = JSON.parse(process.argv[2] ?? '{}');
+  const d = await labelledEmbeddings('/work/shared/datasets/tinyimagenet-wordnet', { cacheDir: '/tmp/taxon-embed-cache' });
+  const t = d.ds.taxonomy;
+  const poolRows: number[] = [], testRows: number[] = [];
+  d.images.forEach((im, i) => {
+    if (isHeldOut(im, 0.2)) return; // the real test part: never used for tuning
+    if (isHeldOut(im, 0.2, 'taxon-al-tune:')) testRows.push(i); else poolRows.push(i);
+  });
+  const sub = (rows: number[]) => { const data = new Float32Array(rows.length * d.raw.dim); rows.forEach((r, i) => data.set(d.raw.data.subarray(r * d.raw.dim, (r + 1) * d.raw.dim), i * d.raw.dim)); return { data, n: rows.length, dim: d.raw.dim }; };
+  const res = simulate({ taxonomy: t, pool: sub(poolRows), poolLeaf: Int32Array.from(poolRows, (r) => d.labels[r].length ? deepest(t, d.labels[r]) : -1), test: sub(testRows), testTruth: Int32Array.from(testRows, (r) => deepest(t, d.labels[r])) },
+    { repeats: 1, ...opts, onProgress: (m: string) => console.error(m) });
+  for (const s of res.strategies) console.log(s.strategy, JSON.stringify(s.labelsToMatchRandom), s.curve.map((p) => (p.leafTop1 * 100).toFixed(1)).join(' '), s.seconds.toFixed(0) + 's');
+  console.log(JSON.stringify(res.setup.randomAt));
+  if (opts.out) fs.writeFileSync(opts.out, JSON.stringify(res));
+})();
