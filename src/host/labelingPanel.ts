@@ -242,7 +242,7 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
       case 'ready': {
         const summary = this.entry!.summary!;
         const paths = summary.nodes.map((_, id) => pathOf(summary, id));
-        const strategy = vscode.workspace.getConfiguration('taxon').get<string>('queue.strategy', 'hybrid');
+        const strategy = 'multilevel-entropy'; // the session ranks by multi-level entropy (src/core/learn/session.ts)
         this.post({ type: 'init', paths, datasetName: datasetName(this.entry!.target), strategy, keys: KEYS });
         await this.show();
         return;

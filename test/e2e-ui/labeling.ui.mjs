@@ -14,14 +14,22 @@ async function waitForFile(csv, count, timeout = 30000) {
   }
 }
 
-async function setTheme({ page, runCommand }, name) {
-  await runCommand('Preferences: Color Theme');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10000 });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 10000 });
-  await page.keyboard.press('Enter');
-  await page.waitForTimeout(800);
+/** 'light', 'dark' or 'hc' from the workbench's theme class. */
+const themeKind = (page) =>
+  page.evaluate(() => {
+    const c = document.querySelector('.monaco-workbench')?.classList;
+    return c?.contains('hc-black') || c?.contains('hc-light') ? 'hc' : c?.contains('vs-dark') ? 'dark' : 'light';
+  });
+
+async function screenshotInBothThemes({ page, runCommand, screenshot }) {
+  for (let i = 0; i < 2; i++) {
+    const kind = await themeKind(page);
+    await screenshot(`labeling-${kind}`);
+    await runCommand('Preferences: Toggle between Light/Dark Themes');
+    for (let k = 0; k < 30 && (await themeKind(page)) === kind; k++) await page.waitForTimeout(100);
+    if ((await themeKind(page)) === kind) throw new Error('the colour theme did not change');
+    await page.waitForTimeout(500);
+  }
 }
 
 export async function labelThreeImagesWithTheKeyboard(ctx) {
@@ -61,9 +69,6 @@ export async function labelThreeImagesWithTheKeyboard(ctx) {
   await frame.locator('text=/Retrained/').first().waitFor({ timeout: 60000 });
   const queueAfter = await queueRows.allTextContents();
   if (JSON.stringify(queueAfter) === JSON.stringify(queueBefore)) throw new Error('the queue view did not change after labelling and retraining');
-  await setTheme(ctx, 'Light Modern');
-  await screenshot('labeling-light');
-  await setTheme(ctx, 'Dark Modern');
-  await screenshot('labeling-dark');
+  await screenshotInBothThemes(ctx);
   if (labelledRows(csv).length !== before + 2) throw new Error('the file must hold exactly the two remaining new labels');
 }
