@@ -132,6 +132,10 @@ export class Datasets implements vscode.Disposable {
       findIdenticalImages: config.get<boolean>('validation.findIdenticalImages', true),
       maxBytes: Math.round(config.get<number>('maxAnnotationFileMB', 512) * 1024 * 1024),
       maxDiagnostics: config.get<number>('validation.maxProblems', 10000),
+    }, (preview) => {
+      if (entry.summary || this.generation.get(target) !== generation) return;
+      entry.summary = preview;
+      this.changed.fire(entry);
     });
     if (this.generation.get(target) !== generation || !this.entries.has(target)) return entry; // superseded
     if (res.ok) {

@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import type { FormatName } from '../core/dataset';
 import { type Diagnostic, type Range, DatasetError, START_OF_FILE } from '../core/diagnostics';
-import { loadDataset, parseAnnotationText, detectFormat } from '../core/formats';
+import { loadDataset, parseAnnotationText, detectFormat, taxonomyFileFor } from '../core/formats';
+import { parseTaxonomyFile } from '../core/formats/jsonl';
 import { countsPerNode, datasetStats } from '../core/stats';
 import { validateDataset } from '../core/validate';
 import { readTextFile } from '../core/textInput';
@@ -35,6 +36,8 @@ export interface DatasetSummary {
   maxDepth: number;
   /** Folder trees: the folder whose sub-folders are the taxonomy. */
   treeTop?: string;
+  /** A preview from the taxonomy alone: counts are not known yet. */
+  preview?: boolean;
 }
 
 export interface InspectRequest {
@@ -50,8 +53,38 @@ export interface InspectRequest {
 }
 
 export type InspectResponse =
-  | { id: number; ok: true; summary: DatasetSummary; diagnostics: Diagnostic[]; truncated: number; millis: number }
+  | { id: number; ok: true; preview: true; summary: DatasetSummary }
+  | { id: number; ok: true; preview?: undefined; summary: DatasetSummary; diagnostics: Diagnostic[]; truncated: number; millis: number }
   | { id: number; ok: false; file: string; message: string; diagnostics: Diagnostic[] };
+
+/**
+ * The taxonomy of a JSONL dataset read from its taxonomy file alone, so that the tree can show
+ * the first level before the items are read and counted. Undefined for the other formats.
+ */
+export function previewTaxonomy(req: InspectRequest): DatasetSummary | undefined {
+  try {
+    const detected = detectFormat(req.target);
+    if (detected.format !== 'jsonl') return undefined;
+    const file = taxonomyFileFor(detected.target);
+    if (!file) return undefined;
+    const { taxonomy: t, nodeSources, usable } = parseTaxonomyFile(readTextFile(file, req.maxBytes), file);
+    if (!usable) return undefined;
+    return {
+      target: detected.target,
+      format: 'jsonl',
+      root: path.dirname(detected.target),
+      files: [detected.target, file],
+      nodes: t.nodes.map((n) => ({ name: n.name, parent: n.parent, children: n.children, count: 0, ...(n.description !== undefined ? { description: n.description } : {}), ...(nodeSources[n.id] ? { source: nodeSources[n.id] } : {}) })),
+      roots: t.roots,
+      images: 0,
+      unlabelled: 0,
+      maxDepth: t.maxDepth(),
+      preview: true,
+    };
+  } catch {
+    return undefined; // the full inspection reports the problem
+  }
+}
 
 export function inspect(req: InspectRequest): InspectResponse {
   const started = Date.now();

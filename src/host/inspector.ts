@@ -2,9 +2,10 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
-import type { InspectRequest, InspectResponse } from './inspection';
+import type { DatasetSummary, InspectRequest, InspectResponse } from './inspection';
 
-type Pending = { resolve: (r: InspectResponse) => void; target: string };
+type Final = Exclude<InspectResponse, { preview: true }>;
+type Pending = { resolve: (r: Final) => void; target: string; onPreview?: (summary: DatasetSummary) => void };
 
 export class Inspector implements vscode.Disposable {
   private worker: Worker | undefined;
@@ -13,10 +14,10 @@ export class Inspector implements vscode.Disposable {
 
   constructor(private readonly extensionPath: string) {}
 
-  inspect(request: Omit<InspectRequest, 'id'>): Promise<InspectResponse> {
+  inspect(request: Omit<InspectRequest, 'id'>, onPreview?: (summary: DatasetSummary) => void): Promise<Final> {
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, { resolve, target: request.target });
+      this.pending.set(id, { resolve, target: request.target, onPreview });
       this.ensureWorker().postMessage({ ...request, id } satisfies InspectRequest);
     });
   }
@@ -27,6 +28,10 @@ export class Inspector implements vscode.Disposable {
     worker.on('message', (res: InspectResponse) => {
       const p = this.pending.get(res.id);
       if (!p) return;
+      if (res.ok && res.preview) {
+        p.onPreview?.(res.summary);
+        return;
+      }
       this.pending.delete(res.id);
       p.resolve(res);
     });

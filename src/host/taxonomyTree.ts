@@ -57,7 +57,7 @@ export class TaxonomyTree implements vscode.TreeDataProvider<TaxonomyElement>, v
     const predicted = entry?.learning?.predicted?.get(fullPath);
     const accuracy = entry?.learning?.accuracy?.get(fullPath);
     item.description = [
-      String(node.count),
+      summary.preview ? 'counting…' : String(node.count),
       predicted !== undefined ? `${predicted} predicted` : undefined,
       accuracy !== undefined ? `${Math.round(accuracy.accuracy * 100)} % accurate` : undefined,
     ]
@@ -101,7 +101,10 @@ function datasetItem(element: TaxonomyElement, entry: DatasetEntry | undefined):
   const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.Expanded);
   item.id = element.target;
   item.contextValue = 'taxon.dataset';
-  if (summary) {
+  if (summary?.preview) {
+    item.description = 'reading items…';
+    item.iconPath = new vscode.ThemeIcon('loading~spin');
+  } else if (summary) {
     item.description = `${summary.images} images · ${summary.unlabelled} unlabelled`;
     item.iconPath = new vscode.ThemeIcon('database');
     const tooltip = new vscode.MarkdownString();

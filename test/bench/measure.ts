@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { loadDataset } from '../../src/core/formats';
 import { countsPerNode } from '../../src/core/stats';
 import { validateDataset } from '../../src/core/validate';
+import { previewTaxonomy } from '../../src/host/inspection';
 
 const [kind, input] = process.argv.slice(2);
 const peakRssMB = () => process.resourceUsage().maxRSS / 1024;
@@ -27,11 +28,20 @@ function measure(): Record<string, unknown> {
       return { ms: performance.now() - t0, loadMs: tLoad - t0, validateMs: performance.now() - tLoad, items: ds.items.length, diagnostics: diagnostics.length };
     }
     case 'first-level': {
-      // What the tree view needs before it can show the first level: parse, counts, top-level nodes.
+      // What the tree view shows first: the worker's taxonomy preview, passed to the host, its top level.
+      const summary = previewTaxonomy({ id: 0, target: input, checkFiles: false, findIdenticalImages: false, maxBytes: 1 << 30, maxDiagnostics: 0 });
+      if (!summary) throw new Error('no taxonomy preview');
+      const copy = structuredClone(summary);
+      const first = copy.roots.map((id) => copy.nodes[id].name);
+      return { ms: performance.now() - t0, nodes: copy.nodes.length, firstLevel: first.length };
+    }
+    case 'full-tree': {
+      // The whole inspection the tree waits for to show counts: parse items, validate, count.
       const ds = loadDataset(input);
+      validateDataset(ds, { checkFiles: false });
       const counts = countsPerNode(ds);
       const first = ds.taxonomy.roots.map((id) => ({ name: ds.taxonomy.nodes[id].name, count: counts[id] }));
-      return { ms: performance.now() - t0, nodes: ds.taxonomy.size, firstLevel: first.length };
+      return { ms: performance.now() - t0, nodes: ds.taxonomy.size, firstLevel: first.length, items: ds.items.length };
     }
     case 'taxonomy-json-parse': {
       const value = JSON.parse(fs.readFileSync(path.join(path.dirname(input), 'taxonomy.json'), 'utf8'));
