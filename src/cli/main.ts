@@ -32,7 +32,7 @@ Commands:
   train <dataset> [--model F] [--cache DIR] [--json] trains the node classifiers on the labelled items
   predict <dataset-or-folder> [--from <dataset>] [--inference topdown|bottomup|diffusion] [--out F.jsonl]
                                                      predictions with per-level confidence (JSON lines)
-  eval --train <d> [--test <d> | --holdout 0.2] [--classifier lcpn|flat|knn] [--inference M] [--json]
+  eval --train <d> [--test <d> | --holdout 0.2] [--classifier lcpn|flat|knn] [--inference M[,M…]] [--json]
                                                      trains, predicts, prints the hierarchical metrics
   export <dataset> --embeddings out.npy --labels out.csv [--holdout 0.2]
                                                      cached embeddings as .npy, labels and split as CSV
@@ -297,9 +297,10 @@ async function labelledEmbeddings(target: string, io: Io, modelPath: string | un
 function learningOptions(values: Record<string, string | boolean | undefined>, io: Io) {
   const modelPath = typeof values.model === 'string' ? path.resolve(io.cwd, values.model) : undefined;
   const cacheDir = typeof values.cache === 'string' ? path.resolve(io.cwd, values.cache) : undefined;
-  const inference = (values.inference ?? 'bottomup') as InferenceMode;
-  if (!INFERENCE_MODES.includes(inference)) throw new UsageError(`--inference must be one of ${INFERENCE_MODES.join(', ')} (got ${JSON.stringify(values.inference)})`);
-  return { modelPath, cacheDir, inference, modelSha256: () => fileSha256(modelPath ?? defaultModelPath()) };
+  const inferences = String(values.inference ?? 'bottomup').split(',') as InferenceMode[];
+  for (const m of inferences) if (!INFERENCE_MODES.includes(m)) throw new UsageError(`--inference must be one of ${INFERENCE_MODES.join(', ')} (got ${JSON.stringify(values.inference)})`);
+  const inference = inferences[0];
+  return { modelPath, cacheDir, inference, inferences, modelSha256: () => fileSha256(modelPath ?? defaultModelPath()) };
 }
 
 const LEARNING_OPTIONS = { model: { type: 'string' }, cache: { type: 'string' }, json: { type: 'boolean' } } as const;
@@ -327,6 +328,7 @@ async function train(args: string[], io: Io): Promise<number> {
 async function predict(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { ...LEARNING_OPTIONS, from: { type: 'string' }, inference: { type: 'string' }, out: { type: 'string' } }, 1);
   const o = learningOptions(values, io);
+  if (o.inferences.length > 1) throw new UsageError('predict takes one --inference mode');
   const target = path.resolve(io.cwd, positionals[0]);
   const from = typeof values.from === 'string' ? path.resolve(io.cwd, values.from) : target;
   const trainedOn = loadDataset(from);
@@ -414,39 +416,42 @@ async function evalCommand(args: string[], io: Io): Promise<number> {
   const t0 = performance.now();
   const { model } = TaxonModel.train(t, tr.raw, trainLabels, tr.images, { classifier, groups: tr.ds.groups, alpha });
   const trainSeconds = (performance.now() - t0) / 1000;
-  const t1 = performance.now();
   const X = testRaw === tr.raw ? model.prepare(tr.raw, tr.images) : model.prepare(testRaw, testImages);
-  const preds = model.predict(X, o.inference, testRows);
-  const predictSeconds = (performance.now() - t1) / 1000;
-  const m = evaluate(t, testRows.map((r, i) => ({ truth: testTruth[r], predicted: preds[i].node, confident: preds[i].confident })));
-  const result = {
-    classifier,
-    inference: o.inference,
-    train: trainLabels.filter((l) => l.length > 0).length,
-    test: testRows.length,
-    leafTop1: m.leafTop1,
-    hP: m.hP,
-    hR: m.hR,
-    hF1: m.hF1,
-    perLevel: m.perLevel,
-    meanTreeDistance: m.meanTreeDistance,
-    meanTreeDistanceOnMistakes: m.meanTreeDistanceOnMistakes,
-    confident: { tau: model.decoder.tau, precision: m.confident?.precision ?? 0, meanDepth: m.confident?.meanDepth ?? 0 },
-    trainSeconds,
-    predictSeconds,
-  };
-  if (values.json) {
-    io.out(JSON.stringify(result));
-    return 0;
+  // One training, judged under each requested decoding rule (comma-separated --inference).
+  for (const inference of o.inferences) {
+    const t1 = performance.now();
+    const preds = model.predict(X, inference, testRows);
+    const predictSeconds = (performance.now() - t1) / 1000;
+    const m = evaluate(t, testRows.map((r, i) => ({ truth: testTruth[r], predicted: preds[i].node, confident: preds[i].confident })));
+    const result = {
+      classifier,
+      inference,
+      train: trainLabels.filter((l) => l.length > 0).length,
+      test: testRows.length,
+      leafTop1: m.leafTop1,
+      hP: m.hP,
+      hR: m.hR,
+      hF1: m.hF1,
+      perLevel: m.perLevel,
+      meanTreeDistance: m.meanTreeDistance,
+      meanTreeDistanceOnMistakes: m.meanTreeDistanceOnMistakes,
+      confident: { tau: model.decoder.tau, precision: m.confident?.precision ?? 0, meanDepth: m.confident?.meanDepth ?? 0 },
+      trainSeconds,
+      predictSeconds,
+    };
+    if (values.json) {
+      io.out(JSON.stringify(result));
+      continue;
+    }
+    const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+    io.out(`${classifier} + ${inference} (α ${model.alpha}): ${result.train} train, ${result.test} test`);
+    io.out(`leaf top-1 ${pct(m.leafTop1)} (${m.leafN} items with a leaf label)   hP ${pct(m.hP)}  hR ${pct(m.hR)}  hF1 ${pct(m.hF1)}`);
+    io.out('level      n  accuracy');
+    for (const l of m.perLevel) io.out(`${String(l.level).padStart(5)}  ${String(l.n).padStart(5)}  ${pct(l.accuracy).padStart(8)}`);
+    io.out(`tree distance: ${m.meanTreeDistance.toFixed(3)} mean, ${m.meanTreeDistanceOnMistakes.toFixed(3)} on mistakes`);
+    io.out(`confident depth (τ ${result.confident.tau}): precision ${pct(result.confident.precision)}, mean depth ${result.confident.meanDepth.toFixed(2)}`);
+    io.out(`train ${trainSeconds.toFixed(2)} s, predict ${predictSeconds.toFixed(2)} s`);
   }
-  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
-  io.out(`${classifier} + ${o.inference} (α ${model.alpha}): ${result.train} train, ${result.test} test`);
-  io.out(`leaf top-1 ${pct(m.leafTop1)} (${m.leafN} items with a leaf label)   hP ${pct(m.hP)}  hR ${pct(m.hR)}  hF1 ${pct(m.hF1)}`);
-  io.out('level      n  accuracy');
-  for (const l of m.perLevel) io.out(`${String(l.level).padStart(5)}  ${String(l.n).padStart(5)}  ${pct(l.accuracy).padStart(8)}`);
-  io.out(`tree distance: ${m.meanTreeDistance.toFixed(3)} mean, ${m.meanTreeDistanceOnMistakes.toFixed(3)} on mistakes`);
-  io.out(`confident depth (τ ${result.confident.tau}): precision ${pct(result.confident.precision)}, mean depth ${result.confident.meanDepth.toFixed(2)}`);
-  io.out(`train ${trainSeconds.toFixed(2)} s, predict ${predictSeconds.toFixed(2)} s`);
   return 0;
 }
 

