@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateDatumaro, generateWideTaxonomy } from './generate';
 import { inferenceSuite } from './inference';
+import { learnSuite } from './learn';
 import { queueSuite } from './queue';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -99,6 +100,7 @@ const suites: Record<string, () => Record<string, unknown> | undefined> = {
   foundation,
   inference: () => inferenceSuite(quick),
   queue: () => queueSuite(quick),
+  learn: () => learnSuite(quick, path.join(OUT, quick ? 'learn-quick.json' : 'learn.json')),
 };
 if (only !== undefined && !(only in suites)) {
   console.error(`unknown suite ${JSON.stringify(only)}; suites: ${Object.keys(suites).join(', ')}`);

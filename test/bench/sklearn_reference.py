@@ -74,7 +74,7 @@ def evaluate(tree, judged):
                 leaf_hit += 1
         for level in range(1, len(truth) + 1):
             level_n[level] += 1
-            if len(predicted) >= level and predicted[level - 1] == truth[level - 1]:
+            if len(predicted) >= level and predicted[:level] == truth[:level]:
                 level_hit[level] += 1
         # A partial truth judges the prediction only down to the truth's depth.
         cut = predicted if tree.is_leaf(truth) else predicted[: len(truth)]
