@@ -78,6 +78,12 @@ export class LineIndex {
     return { line: lo, character: offset - s[lo] };
   }
 
+  /** The offset of a position, clamped to the text (`textLength`). */
+  offset(p: Position, textLength: number): number {
+    const line = Math.min(Math.max(p.line, 0), this.starts.length - 1);
+    return Math.min(this.starts[line] + p.character, textLength);
+  }
+
   range(offset: number, length: number): Range {
     return { start: this.position(offset), end: this.position(offset + length) };
   }

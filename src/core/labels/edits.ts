@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset, Item } from '../dataset';
-import type { Position, TextEdit } from '../diagnostics';
+import { LineIndex, type Position, type TextEdit } from '../diagnostics';
 import { csvField, csvLayout, parseCsv, type CsvSeparator } from '../formats/csv';
 import { parseAnnotationText } from '../formats/index';
 import { parseJsonl, parseJsonTree, type JsonlLayout, type JsonNode, type JsonObjectNode, type JsonProperty } from '../formats/jsonl';
@@ -76,28 +76,19 @@ interface OffsetEdit {
   text: string;
 }
 
-/** Text with line starts ('\n' ends a line, as every reader counts them). */
+/** Text with its line index ('\n' ends a line, as every reader counts them). */
 class TextDoc {
-  private readonly starts: number[] = [0];
+  private readonly lines: LineIndex;
   constructor(readonly text: string) {
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+    this.lines = new LineIndex(text);
   }
 
   offsetAt(p: Position): number {
-    const line = Math.min(Math.max(p.line, 0), this.starts.length - 1);
-    return Math.min(this.starts[line] + p.character, this.text.length);
+    return this.lines.offset(p, this.text.length);
   }
 
   positionAt(offset: number): Position {
-    const s = this.starts;
-    let lo = 0;
-    let hi = s.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (s[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo, character: offset - s[lo] };
+    return this.lines.position(offset);
   }
 
   slice(item: Item): { start: number; end: number; text: string } {
