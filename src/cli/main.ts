@@ -16,6 +16,7 @@ import { rankDataset } from '../core/learn/queue';
 import { DEFAULT_STRATEGY, isStrategy, STRATEGY_NAMES, type StrategyName } from '../core/learn/selection';
 import { simulate, simulationData, SIMULATION_DEFAULTS } from '../core/learn/simulate';
 import { fileSha256, loadClassifiers, saveClassifiers } from '../core/learn/store';
+import { labelledEmbeddings as datasetEmbeddings } from '../core/learn/workflow';
 import { defaultModelPath } from '../core/model/backbone';
 import { embedImages, imagesIn, noImagesMessage, readEmbeddings, resolveCacheDir, type EmbedProgress } from '../core/model/embed';
 import { datasetStats } from '../core/stats';
@@ -272,26 +273,11 @@ async function embed(args: string[], io: Io): Promise<number> {
   return r.cancelled ? 130 : 0;
 }
 
-/** A dataset's items with their cached embeddings (rows without one are left out and counted). */
+/** A dataset's items with their cached embeddings (src/core/learn/workflow.ts), with a note on what is left out. */
 async function labelledEmbeddings(target: string, io: Io, modelPath: string | undefined, cacheDir: string | undefined) {
-  const ds = loadDataset(target);
-  const images = ds.items.map((item) => item.image);
-  if (images.length === 0) throw new DatasetError(target, 'has no items');
-  const e = await readEmbeddings({ root: ds.root, images, modelPath, cacheDir });
-  if (e.missing.length === images.length) {
-    throw new DatasetError(target, `has no cached embeddings for model ${path.basename(modelPath ?? defaultModelPath())}: run "taxon embed ${target}" first`);
-  }
-  if (e.missing.length > 0) io.err(`taxon: note: ${e.missing.length} of ${images.length} images have no cached embedding and are left out (run "taxon embed" to add them)`);
-  const missing = new Set(e.missing);
-  const keep = images.map((_, i) => i).filter((i) => !missing.has(i));
-  const data = new Float32Array(keep.length * e.dim);
-  keep.forEach((row, i) => data.set(e.matrix.subarray(row * e.dim, (row + 1) * e.dim), i * e.dim));
-  return {
-    ds,
-    raw: { data, n: keep.length, dim: e.dim },
-    images: keep.map((i) => images[i]),
-    labels: keep.map((i) => ds.items[i].labels),
-  };
+  const d = await datasetEmbeddings(target, { modelPath, cacheDir });
+  if (d.missing > 0) io.err(`taxon: note: ${d.missing} of ${d.missing + d.images.length} images have no cached embedding and are left out (run "taxon embed" to add them)`);
+  return d;
 }
 
 function learningOptions(values: Record<string, string | boolean | undefined>, io: Io) {
