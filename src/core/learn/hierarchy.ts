@@ -10,7 +10,7 @@
  */
 import type { LabelGroup } from '../dataset';
 import { ROOT, type Taxonomy } from '../taxonomy';
-import { DEFAULT_L2, fitSigmoid, fitSoftmax, meanCurvature, scores, softmaxLoss, type Features, type FitOptions } from './softmax';
+import { DEFAULT_L2, fitSigmoid, fitSoftmax, meanCurvature, scores, softmaxLoss, softmaxProbabilities, type Features, type FitOptions } from './softmax';
 
 export type HeadKind = 'softmax' | 'sigmoid';
 
@@ -69,8 +69,10 @@ interface FitAnchor {
   sampleWeights: Float64Array;
   /** ∇(sample objective)(weights) − ∇(full objective)(weights). */
   correction: Float64Array;
-  /** Proximal strength: the full objective's mean curvature, for directions the sample misses. */
+  /** The full objective's mean curvature, a floor for the proximal strength. */
   curvature: number;
+  /** Per sample row: its weight × mean_k p_k(1 − p_k) at the anchor (its share of the curvature). */
+  sampleCurvature: Float64Array;
 }
 
 const LOCAL_BUDGET = 1536;
@@ -242,8 +244,15 @@ export class LcpnClassifier {
     softmaxLoss(X, sRows, sTargets, sWeights, K, l2, weights, correction);
     for (let i = 0; i < correction.length; i++) correction[i] -= fullGradient[i];
     const curvature = meanCurvature(X, sRows, sWeights, K, weights);
+    const p = new Float64Array(K);
+    const sampleCurvature = Float64Array.from(sRows, (r, i) => {
+      softmaxProbabilities(weights, K, X, r, p);
+      let v = 0;
+      for (let k = 0; k < K; k++) v += p[k] * (1 - p[k]);
+      return (sWeights[i] * v) / K;
+    });
     const counts = Float64Array.from(byChild, (c) => c.length);
-    return { weights, target, rows: rows.length, present, counts, sampleRows: sRows, sampleTargets: sTargets, sampleWeights: sWeights, correction, curvature };
+    return { weights, target, rows: rows.length, present, counts, sampleRows: sRows, sampleTargets: sTargets, sampleWeights: sWeights, correction, curvature, sampleCurvature };
   }
 
   /**
@@ -287,6 +296,7 @@ export class LcpnClassifier {
     let present = 0;
     for (let k = 0; k < K; k++) if (counts[k] > 0) present++;
     if (present !== a.present || changedRows.length + goneRows.length > LOCAL_MAX_CHANGED * a.rows) return undefined;
+    const strength = Math.max(a.curvature, curvatureAlong(X, a, changedRows.length ? changedRows : goneRows));
     let linear = a.correction;
     if (goneRows.length > 0) {
       const gone = new Float64Array(a.correction.length);
@@ -315,7 +325,7 @@ export class LcpnClassifier {
       // One label moves the gradient by about its weight, often below the full fit's tolerance: the
       // iteration cap, not the tolerance, is what bounds a local update.
       { ...this.options, init: current.weights, maxIterations: this.options.localIterations ?? LOCAL_ITERATIONS, gradientTolerance: 1e-9, relativeTolerance: 1e-12 },
-      { rowWeights: weights, linear, anchor: { weights: a.weights, strength: a.curvature } },
+      { rowWeights: weights, linear, anchor: { weights: a.weights, strength } },
     );
     return { ...current, weights: r.weights, examples: set.rows.length, iterations: r.iterations };
   }
@@ -364,6 +374,27 @@ export class LcpnClassifier {
     if (!s) this.scratchBuffers.set(k, (s = new Float64Array(k)));
     return s;
   }
+}
+
+/** Mean over (up to 16 of) the rows of Σ_s c_s (x_s · x̂)², the sample's curvature along each row's direction x̂. */
+function curvatureAlong(X: Features, a: FitAnchor, rows: number[]): number {
+  const { data, dim } = X;
+  const take = Math.min(rows.length, 16);
+  let sum = 0;
+  for (let t = 0; t < take; t++) {
+    const o = rows[Math.floor((t * rows.length) / take)] * dim;
+    let norm = 1;
+    for (let j = 0; j < dim; j++) norm += data[o + j] * data[o + j];
+    let c = 0;
+    for (let i = 0; i < a.sampleRows.length; i++) {
+      const q = a.sampleRows[i] * dim;
+      let d = 1;
+      for (let j = 0; j < dim; j++) d += data[o + j] * data[q + j];
+      c += a.sampleCurvature[i] * d * d;
+    }
+    sum += c / norm;
+  }
+  return take ? sum / take : 0;
 }
 
 /** Which head each parent gets: sigmoid when all its children sit in inclusive or single-label groups. */
