@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { FormatName } from '../core/dataset';
 import { type Diagnostic, type Range, DatasetError, START_OF_FILE } from '../core/diagnostics';
 import { loadDataset, parseAnnotationText, detectFormat, taxonomyFileFor } from '../core/formats';
-import { parseTaxonomyFile } from '../core/formats/jsonl';
+import { readTaxonomyNames } from '../core/formats/jsonl';
 import { countsPerNode, datasetStats } from '../core/stats';
 import { validateDataset } from '../core/validate';
 import { readTextFile } from '../core/textInput';
@@ -67,14 +67,14 @@ export function previewTaxonomy(req: InspectRequest): DatasetSummary | undefined
     if (detected.format !== 'jsonl') return undefined;
     const file = taxonomyFileFor(detected.target);
     if (!file) return undefined;
-    const { taxonomy: t, nodeSources, usable } = parseTaxonomyFile(readTextFile(file, req.maxBytes), file);
-    if (!usable) return undefined;
+    const t = readTaxonomyNames(readTextFile(file, req.maxBytes));
+    if (!t) return undefined;
     return {
       target: detected.target,
       format: 'jsonl',
       root: path.dirname(detected.target),
       files: [detected.target, file],
-      nodes: t.nodes.map((n) => ({ name: n.name, parent: n.parent, children: n.children, count: 0, ...(n.description !== undefined ? { description: n.description } : {}), ...(nodeSources[n.id] ? { source: nodeSources[n.id] } : {}) })),
+      nodes: t.nodes.map((n) => ({ name: n.name, parent: n.parent, children: n.children, count: 0, ...(n.description !== undefined ? { description: n.description } : {}) })),
       roots: t.roots,
       images: 0,
       unlabelled: 0,

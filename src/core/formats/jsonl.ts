@@ -929,3 +929,36 @@ function validJsonTree(text: string): JsonNode {
     }
   }
 }
+
+/**
+ * The node names of a taxonomy file, read with JSON.parse alone: no positions, no diagnostics.
+ * It lets a view show the first levels at once; `parseTaxonomyFile` gives the full picture.
+ * Undefined when the file is not valid JSON or not a recognisable tree.
+ */
+export function readTaxonomyNames(text: string): Taxonomy | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch {
+    return undefined;
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObject(value) && value.taxonomy !== undefined && value.children === undefined) value = value.taxonomy;
+  const top = Array.isArray(value) ? value : isObject(value) && Array.isArray(value.children) ? value.children : undefined;
+  if (!top) return undefined;
+  const taxonomy = new Taxonomy();
+  // pre-order, like parseTaxonomyFile, so that node ids agree with the full reading
+  const work: Array<{ entry: unknown; parent: number }> = [];
+  const pushList = (list: unknown[], parent: number) => {
+    for (let i = list.length - 1; i >= 0; i--) work.push({ entry: list[i], parent });
+  };
+  pushList(top, ROOT);
+  while (work.length) {
+    const { entry, parent } = work.pop()!;
+    if (!isObject(entry) || typeof entry.name !== 'string' || entry.name === '') return undefined;
+    const description = typeof entry.description === 'string' ? entry.description : typeof entry.gloss === 'string' ? entry.gloss : undefined;
+    const id = taxonomy.addUnchecked(entry.name, parent, description);
+    if (Array.isArray(entry.children)) pushList(entry.children, id);
+  }
+  return taxonomy;
+}
