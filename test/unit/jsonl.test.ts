@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseJsonl, parseTaxonomyFile, parseJsonTree, serializeJsonl, serializeTaxonomyFile } from '../../src/core/formats/jsonl';
+import { parseJsonl, parseTaxonomyFile, parseJsonTree, readTaxonomyNames, serializeJsonl, serializeTaxonomyFile } from '../../src/core/formats/jsonl';
 import { emptyDataset, type Dataset } from '../../src/core/dataset';
 import type { Range } from '../../src/core/diagnostics';
 
@@ -278,4 +278,22 @@ test('the dev dataset annotations.json works as a taxonomy file: 235 nodes, 200 
   assert.equal(r.taxonomy.maxDepth(), 8);
   assert.equal(r.layout.descriptionKey, 'gloss');
   assert.ok(r.taxonomy.nodes[0].description);
+});
+
+test('the quick taxonomy preview names the same nodes with the same ids as the full reading', () => {
+  const text = JSON.stringify({
+    name: 'root',
+    children: [
+      { name: 'animal', description: 'living', children: [{ name: 'cat' }, { name: 'dog', children: [{ name: 'beagle' }] }] },
+      { name: 'vehicle', gloss: 'moves', children: [{ name: 'car' }] },
+    ],
+  });
+  const quick = readTaxonomyNames(text)!;
+  const full = parseTaxonomyFile(text, '/x/taxonomy.json').taxonomy;
+  assert.deepEqual(
+    quick.nodes.map((n) => [n.name, n.parent, n.description]),
+    full.nodes.map((n) => [n.name, n.parent, n.description]),
+  );
+  assert.equal(readTaxonomyNames('{"name": "root", "children": [{"nom": 1}]}'), undefined, 'an unrecognisable tree gives no preview');
+  assert.equal(readTaxonomyNames('{not json'), undefined);
 });
