@@ -49,7 +49,8 @@ export class DatasetError extends Error {
 
 /** Maps character offsets of a text to line/character positions in O(log lines). */
 export class LineIndex {
-  private readonly starts: Int32Array;
+  /** Offset where each line starts. */
+  readonly starts: Int32Array;
 
   constructor(text: string) {
     // indexOf runs at memchr speed: much faster than a charCodeAt loop on 100+ MB files.

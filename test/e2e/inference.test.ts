@@ -7,20 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
 import * as vscode from 'vscode';
+import { waitFor } from './support';
 import type { EmbedResult } from '../../src/core/model/embed';
 import type { TaxonApi } from '../../src/host/extension';
 
 const workspace = () => vscode.workspace.workspaceFolders![0].uri.fsPath;
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 suite('Inference on a folder', () => {
   let api: TaxonApi;

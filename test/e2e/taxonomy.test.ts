@@ -5,6 +5,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { waitFor } from './support';
 import type { TaxonApi } from '../../src/host/extension';
 import type { TaxonomyElement } from '../../src/host/taxonomyTree';
 
@@ -14,16 +15,6 @@ const workspace = () => vscode.workspace.workspaceFolders![0].uri.fsPath;
 async function save(doc: vscode.TextDocument): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) if (await doc.save()) return;
   assert.fail(`${doc.uri.fsPath} could not be saved`);
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function treeLabels(api: TaxonApi, elements: TaxonomyElement[]): Array<[string, string]> {

@@ -98,19 +98,10 @@ interface LineStarts {
   count: number;
 }
 
-/** Offsets where lines start (memchr-speed scan with indexOf). */
+/** Offsets where lines start (the shared LineIndex scan). */
 function lineStarts(text: string): LineStarts {
-  let starts = new Int32Array(1024);
-  let count = 1;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
-    if (count === starts.length) {
-      const bigger = new Int32Array(starts.length * 2);
-      bigger.set(starts);
-      starts = bigger;
-    }
-    starts[count++] = i + 1;
-  }
-  return { starts, count };
+  const { starts } = new LineIndex(text);
+  return { starts, count: starts.length };
 }
 
 /**
