@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
 import type { DatasetSummary, InspectRequest, InspectResponse } from './inspection';
+import { expandPreview } from './preview';
 
 type Final = Exclude<InspectResponse, { preview: true }>;
 type Pending = { resolve: (r: Final) => void; target: string; onPreview?: (summary: DatasetSummary) => void };
@@ -29,7 +30,7 @@ export class Inspector implements vscode.Disposable {
       const p = this.pending.get(res.id);
       if (!p) return;
       if (res.ok && res.preview) {
-        p.onPreview?.(res.summary);
+        if (p.onPreview) p.onPreview(expandPreview(res.taxonomy));
         return;
       }
       this.pending.delete(res.id);

@@ -1,10 +1,10 @@
 /** Worker thread: loads and validates datasets off the extension host's main thread. */
 import { parentPort } from 'node:worker_threads';
-import { inspect, type InspectRequest, previewTaxonomy } from './inspection';
+import { inspect, type InspectRequest, type InspectResponse, previewTaxonomy } from './inspection';
 
 parentPort?.on('message', (req: InspectRequest) => {
   // a JSONL dataset's first level can show before its items are read
-  const summary = req.text ? undefined : previewTaxonomy(req);
-  if (summary) parentPort!.postMessage({ id: req.id, ok: true, preview: true, summary });
+  const taxonomy = req.text ? undefined : previewTaxonomy(req);
+  if (taxonomy) parentPort!.postMessage({ id: req.id, ok: true, preview: true, taxonomy } satisfies InspectResponse);
   parentPort!.postMessage(inspect(req));
 });

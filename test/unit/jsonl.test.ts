@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseJsonl, parseTaxonomyFile, parseJsonTree, readTaxonomyNames, serializeJsonl, serializeTaxonomyFile } from '../../src/core/formats/jsonl';
+import { expandPreview } from '../../src/host/preview';
+import { parseJsonl, parseTaxonomyFile, parseJsonTree, readTaxonomyOutline, serializeJsonl, serializeTaxonomyFile } from '../../src/core/formats/jsonl';
 import { emptyDataset, type Dataset } from '../../src/core/dataset';
 import type { Range } from '../../src/core/diagnostics';
 
@@ -288,12 +289,17 @@ test('the quick taxonomy preview names the same nodes with the same ids as the f
       { name: 'vehicle', gloss: 'moves', children: [{ name: 'car' }] },
     ],
   });
-  const quick = readTaxonomyNames(text)!;
+  const quick = readTaxonomyOutline(text)!;
   const full = parseTaxonomyFile(text, '/x/taxonomy.json').taxonomy;
+  const descriptions = new Map(quick.descriptions);
   assert.deepEqual(
-    quick.nodes.map((n) => [n.name, n.parent, n.description]),
+    quick.names.map((name, id) => [name, quick.parents[id], descriptions.get(id)]),
     full.nodes.map((n) => [n.name, n.parent, n.description]),
   );
-  assert.equal(readTaxonomyNames('{"name": "root", "children": [{"nom": 1}]}'), undefined, 'an unrecognisable tree gives no preview');
-  assert.equal(readTaxonomyNames('{not json'), undefined);
+  const summary = expandPreview({ target: '/x/labels.jsonl', format: 'jsonl', root: '/x', files: [], outline: quick });
+  assert.deepEqual(summary.roots, full.roots);
+  assert.deepEqual(summary.nodes.map((n) => n.children), full.nodes.map((n) => n.children));
+  assert.equal(summary.maxDepth, full.maxDepth());
+  assert.equal(readTaxonomyOutline('{"name": "root", "children": [{"nom": 1}]}'), undefined, 'an unrecognisable tree gives no preview');
+  assert.equal(readTaxonomyOutline('{not json'), undefined);
 });

@@ -931,11 +931,20 @@ function validJsonTree(text: string): JsonNode {
 }
 
 /**
- * The node names of a taxonomy file, read with JSON.parse alone: no positions, no diagnostics.
- * It lets a view show the first levels at once; `parseTaxonomyFile` gives the full picture.
- * Undefined when the file is not valid JSON or not a recognisable tree.
+ * The names and parents of a taxonomy file's nodes, as flat arrays, for showing the tree before
+ * the items are read. Node ids (array indices) are in pre-order, like `parseTaxonomyFile`, so that
+ * they agree with the full reading. No checks beyond the shape: `undefined` when the text is not
+ * a recognisable tree, and the full reading reports why.
  */
-export function readTaxonomyNames(text: string): Taxonomy | undefined {
+export interface TaxonomyOutline {
+  names: string[];
+  /** The parent's id, or -1 for a top-level node. */
+  parents: Int32Array;
+  /** [id, description] for the nodes that have one. */
+  descriptions: Array<[number, string]>;
+}
+
+export function readTaxonomyOutline(text: string): TaxonomyOutline | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
@@ -946,19 +955,41 @@ export function readTaxonomyNames(text: string): Taxonomy | undefined {
   if (isObject(value) && value.taxonomy !== undefined && value.children === undefined) value = value.taxonomy;
   const top = Array.isArray(value) ? value : isObject(value) && Array.isArray(value.children) ? value.children : undefined;
   if (!top) return undefined;
-  const taxonomy = new Taxonomy();
-  // pre-order, like parseTaxonomyFile, so that node ids agree with the full reading
-  const work: Array<{ entry: unknown; parent: number }> = [];
-  const pushList = (list: unknown[], parent: number) => {
-    for (let i = list.length - 1; i >= 0; i--) work.push({ entry: list[i], parent });
-  };
-  pushList(top, ROOT);
-  while (work.length) {
-    const { entry, parent } = work.pop()!;
+  const names: string[] = [];
+  let parents = new Int32Array(1024);
+  const descriptions: Array<[number, string]> = [];
+  // an explicit stack of (list, next index, parent id): pre-order without recursion
+  const lists: unknown[][] = [top];
+  const next: number[] = [0];
+  const owner: number[] = [ROOT];
+  while (lists.length) {
+    const d = lists.length - 1;
+    const list = lists[d];
+    const i = next[d];
+    if (i >= list.length) {
+      lists.pop();
+      next.pop();
+      owner.pop();
+      continue;
+    }
+    next[d] = i + 1;
+    const entry = list[i];
     if (!isObject(entry) || typeof entry.name !== 'string' || entry.name === '') return undefined;
+    const id = names.length;
+    if (id === parents.length) {
+      const grown = new Int32Array(parents.length * 2);
+      grown.set(parents);
+      parents = grown;
+    }
+    names.push(entry.name);
+    parents[id] = owner[d];
     const description = typeof entry.description === 'string' ? entry.description : typeof entry.gloss === 'string' ? entry.gloss : undefined;
-    const id = taxonomy.addUnchecked(entry.name, parent, description);
-    if (Array.isArray(entry.children)) pushList(entry.children, id);
+    if (description !== undefined) descriptions.push([id, description]);
+    if (Array.isArray(entry.children) && entry.children.length) {
+      lists.push(entry.children);
+      next.push(0);
+      owner.push(id);
+    }
   }
-  return taxonomy;
+  return { names, parents: parents.slice(0, names.length), descriptions };
 }
