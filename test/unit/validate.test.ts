@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { emptyDataset, type Dataset, type Item } from '../../src/core/dataset';
 import { lineRange } from '../../src/core/diagnostics';
 import { readFolderTree } from '../../src/core/formats/folder';
-import { validateDataset, inconsistentLabel } from '../../src/core/validate';
+import { validateDataset, inconsistentLabel, earlierDuplicates } from '../../src/core/validate';
 import { countsPerNode, datasetStats } from '../../src/core/stats';
 import { resolveInsideRoot } from '../../src/core/paths';
 import { writeFileAtomic } from '../../src/core/atomicWrite';
@@ -111,6 +111,26 @@ test('a duplicate item id is an error with a fix that removes the second copy', 
   assert.equal(d.range.start.line, 1);
   assert.match(d.message, /first at line 1/);
   assert.deepEqual(d.fixes![0].edits[0].range, { start: { line: 1, character: 0 }, end: { line: 2, character: 0 } });
+});
+
+test('the duplicate-id table finds exactly what a Map finds, third copies pointing at the first', () => {
+  // 20,000 ids drawn from 12,000 values (unicode and empty ones included): many duplicates and hash-slot collisions
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % 12_000);
+  const items = Array.from({ length: 20_000 }, () => {
+    const v = rand();
+    return { id: v === 0 ? '' : v % 5 === 0 ? `é${v}✓` : `img_${v}`, image: '', labels: [] } as Item;
+  });
+  const expected = new Map<number, number>();
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    const f = first.get(item.id);
+    if (f === undefined) first.set(item.id, i);
+    else expected.set(i, f);
+  });
+  assert.ok(expected.size > 5_000);
+  assert.deepEqual([...earlierDuplicates(items)].sort((a, b) => a[0] - b[0]), [...expected].sort((a, b) => a[0] - b[0]));
+  assert.equal(earlierDuplicates([]).size, 0);
 });
 
 test('byte-identical images with different labels are one warning per copy; with the same label they are fine', () => {

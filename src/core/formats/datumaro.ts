@@ -337,6 +337,29 @@ class Reader {
     throw new SyntaxFail(this.pos);
   }
 
+  /**
+   * Reads an object key: the keys Datumaro files repeat a million times come back as constants,
+   * without allocating a string each time; others as `str()` reads them.
+   */
+  private key(): string {
+    this.ws();
+    const t = this.text;
+    const s = this.pos + 1;
+    if (t.charCodeAt(s - 1) === 34) {
+      const end = t.indexOf('"', s);
+      const known = end < 0 ? undefined : KNOWN_KEYS[end - s];
+      if (known) {
+        for (const k of known) {
+          if (t.startsWith(k, s)) {
+            this.pos = end + 1;
+            return k;
+          }
+        }
+      }
+    }
+    return this.str();
+  }
+
   /** Reads a string token at pos (after ws). */
   private str(): string {
     this.ws();
@@ -368,6 +391,15 @@ class Reader {
   private num(): number {
     const t = this.text;
     const start = this.pos;
+    // a small non-negative integer (ids, sizes, label ids) without slicing the text
+    let v = 0;
+    let j = start;
+    for (let c = t.charCodeAt(j); c >= 48 && c <= 57 && j - start < 9; c = t.charCodeAt(++j)) v = v * 10 + (c - 48);
+    const after = t.charCodeAt(j);
+    if (j > start && !(after >= 48 && after <= 57) && after !== 46 && after !== 101 && after !== 69 && (t.charCodeAt(start) !== 48 || j === start + 1)) {
+      this.pos = j;
+      return v;
+    }
     let i = start;
     if (t.charCodeAt(i) === 45) i++;
     const d0 = i;
@@ -453,7 +485,7 @@ class Reader {
       return out;
     }
     do {
-      const k = this.str();
+      const k = this.key();
       this.expect(58);
       const v = this.scalar();
       if (v === undefined) return undefined;
@@ -498,7 +530,7 @@ class Reader {
     do {
       this.ws();
       const keyStart = this.pos;
-      const key = this.str();
+      const key = this.key();
       this.expect(58);
       fn(key, keyStart);
     } while (this.more(125));
@@ -689,7 +721,7 @@ class Reader {
     if (this.peek() === 125) this.pos++;
     else {
       do {
-        const key = this.str();
+        const key = this.key();
         this.expect(58);
         this.ws();
         const vs = this.pos;
@@ -740,7 +772,7 @@ class Reader {
           if (this.peek() === 125) this.pos++;
           else {
             do {
-              const k = this.str();
+              const k = this.key();
               this.expect(58);
               this.ws();
               const ps = this.pos;
@@ -833,7 +865,7 @@ class Reader {
       do {
         this.ws();
         const keyStart = this.pos;
-        const key = this.str();
+        const key = this.key();
         this.expect(58);
         this.ws();
         const vs = this.pos;
@@ -888,6 +920,17 @@ class Reader {
     return { isLabel: true, labelId: NaN, ls: hasLabelId ? ls : start, le: hasLabelId ? le : end, extra, pending };
   }
 }
+
+/** Keys by length: see `key()`. */
+const KNOWN_KEYS: Record<number, readonly string[]> = {
+  2: ['id'],
+  4: ['type', 'path', 'size', 'name'],
+  5: ['group', 'image', 'label', 'media'],
+  6: ['parent'],
+  8: ['label_id'],
+  10: ['attributes'],
+  11: ['annotations'],
+};
 
 function badLabel(start: number, end: number): LabelRecord {
   return { key: '', name: '', parent: '', start, end, parentStart: -1, parentEnd: -1, nameStart: start, nameEnd: end };
