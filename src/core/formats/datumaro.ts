@@ -654,6 +654,9 @@ class Reader {
   // Items: the hot path (up to 1,000,000 items). No closures, exact-size arrays, and the
   // Position objects shared between ranges that start or end at the same offset.
   private readonly labelIds: number[] = [];
+  // one annotation's other fields, reused: most annotations need no object at all
+  private readonly annKeys: string[] = [];
+  private readonly annValues: unknown[] = [];
   private readonly labelStarts: number[] = [];
   private readonly labelEnds: number[] = [];
   private readonly annStarts: number[] = [];
@@ -848,7 +851,10 @@ class Reader {
       return { isLabel: false, labelId: NaN, ls: start, le: start, extra: null, raw };
     }
     this.pos++;
-    let fields: Record<string, unknown> | undefined;
+    const keys = this.annKeys;
+    const values = this.annValues;
+    keys.length = 0;
+    values.length = 0;
     let labelIdRaw: unknown = undefined;
     let hasLabelId = false;
     let ls = start;
@@ -857,7 +863,7 @@ class Reader {
     let ms = 0;
     let me = 0;
     // The common annotation is exactly {"id": 0, "type": "label", "attributes": {}, "group": 0, "label_id": N}
-    // in any order: recognise it without building an object.
+    // in any order: recognise it without building an object (one bit per default field).
     let defaults = 0;
     let nonDefault = false;
     if (this.peek() === 125) this.pos++;
@@ -876,16 +882,21 @@ class Reader {
           le = this.pos;
           continue;
         }
-        const v = this.value();
-        if (
-          (key === 'id' && v === 0) ||
-          (key === 'type' && v === 'label') ||
-          (key === 'group' && v === 0) ||
-          (key === 'attributes' && isEmptyObject(v))
-        ) {
-          defaults++;
-        } else nonDefault = true;
-        (fields ??= {})[key] = v;
+        let v: unknown;
+        if (key === 'attributes' && t.charCodeAt(vs) === 123 && t.charCodeAt(vs + 1) === 125) {
+          this.pos = vs + 2;
+          v = EMPTY_ATTRIBUTES;
+          defaults |= 8;
+        } else {
+          v = key === 'type' && t.charCodeAt(vs) === 34 ? this.key() : this.value(); // "label" without a new string
+          if (key === 'id' && v === 0) defaults |= 1;
+          else if (key === 'type' && v === 'label') defaults |= 2;
+          else if (key === 'group' && v === 0) defaults |= 4;
+          else if (key === 'attributes' && isEmptyObject(v)) defaults |= 8;
+          else nonDefault = true;
+        }
+        keys.push(key);
+        values.push(v);
         if (key === 'label' && typeof v === 'string') {
           labelName = v;
           ms = keyStart;
@@ -893,15 +904,19 @@ class Reader {
         }
       } while (this.more(125));
     }
-    void t;
     const end = this.pos;
+    const isDefault = !nonDefault && defaults === 15 && keys.length === 4;
+    let fields: Record<string, unknown> | undefined;
+    if (!isDefault && keys.length) {
+      fields = {};
+      for (let k = 0; k < keys.length; k++) fields[keys[k]] = values[k] === EMPTY_ATTRIBUTES ? {} : values[k];
+    }
     const type = fields?.type;
     if (type !== undefined && type !== 'label') {
       const raw = fields!;
       if (hasLabelId) raw.label_id = labelIdRaw;
       return { isLabel: false, labelId: NaN, ls: start, le: start, extra: null, raw };
     }
-    const isDefault = !nonDefault && defaults === 4 && Object.keys(fields!).length === 4;
     const extra = isDefault ? null : (fields ?? {});
     if (hasLabelId && typeof labelIdRaw === 'number' && Number.isInteger(labelIdRaw) && labelIdRaw >= 0) {
       // range against the label count is checked once all labels are known
@@ -920,6 +935,9 @@ class Reader {
     return { isLabel: true, labelId: NaN, ls: hasLabelId ? ls : start, le: hasLabelId ? le : end, extra, pending };
   }
 }
+
+/** Stands for an empty `attributes` object while an annotation is read; never stored. */
+const EMPTY_ATTRIBUTES = Object.freeze({});
 
 /** Keys by length: see `key()`. */
 const KNOWN_KEYS: Record<number, readonly string[]> = {
