@@ -93,16 +93,8 @@ interface PendingLabel {
   memberEnd?: number;
 }
 
-interface LineStarts {
-  starts: Int32Array;
-  count: number;
-}
-
-/** Offsets where lines start (the shared LineIndex scan). */
-function lineStarts(text: string): LineStarts {
-  const { starts } = new LineIndex(text);
-  return { starts, count: starts.length };
-}
+/** The file's line index, built on first use: a clean file never needs one while it is read. */
+type LineStarts = () => LineIndex;
 
 /**
  * Item positions as offsets in one shared Int32Array; Range objects are built only when read.
@@ -137,9 +129,9 @@ class OffsetStore {
   }
 
   position(offset: number): Position {
-    const s = this.lines.starts;
+    const s = this.lines().starts;
     let lo = 0;
-    let hi = this.lines.count - 1;
+    let hi = s.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (s[mid] <= offset) lo = mid;
@@ -259,8 +251,8 @@ class Reader {
   p(offset: number): Position {
     if (offset === this.lastOff) return this.lastPos;
     this.lastOff = offset;
-    const s = this.lines.starts;
-    const count = this.lines.count;
+    const s = this.lines().starts;
+    const count = s.length;
     let c = this.cursor;
     if (offset >= s[c]) {
       while (c + 1 < count && s[c + 1] <= offset) c++;
@@ -993,7 +985,7 @@ export function parseDatumaro(text: string, file: string): Dataset {
     return ds;
   }
   const prefix = `images/${subset}/`;
-  const reader = new Reader(text, file, lineStarts(text), prefix);
+  const reader = new Reader(text, file, lines, prefix);
   let positions = true;
   try {
     reader.document();
