@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { runAsync } from '../../src/cli/main';
-import { onnxRuntime, openBackbone } from '../../src/core/model/backbone';
+import { defaultInferenceThreads, onnxRuntime, openBackbone } from '../../src/core/model/backbone';
 import { embedImages, imagesIn, readEmbeddings, type EmbedOptions } from '../../src/core/model/embed';
 import { fromFloat16Bits, toFloat16Bits } from '../../src/core/model/float16';
 import { decodeImage, toTensor } from '../../src/core/model/preprocess';
@@ -303,4 +303,8 @@ test('when <root>/.taxon cannot be written, the cache falls back to a per-user f
     if (saved === undefined) delete process.env.XDG_CACHE_HOME;
     else process.env.XDG_CACHE_HOME = saved;
   }
+});
+
+test('the default inference threads keep a quarter of the cores, at least one, for decoding', () => {
+  assert.deepEqual([1, 2, 3, 4, 8, 16, 64].map((cores) => defaultInferenceThreads(cores)), [1, 1, 2, 3, 6, 12, 48]);
 });

@@ -90,6 +90,17 @@ export function defaultThreads(): number {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
+/**
+ * onnxruntime threads for the embedding pipeline: the cores minus a quarter (at least one) kept for
+ * decoding and for the editor. Decoding costs about a third of the model's CPU time per image, and
+ * an intra-op thread that a decoder preempts stalls every parallel operator at its barrier: on 2
+ * cores, 2 threads beside a decoder ran a batch in 180 ms against 107 ms alone, 1 thread in
+ * ~195 ms against 190 ms alone (see the README's inference benchmark).
+ */
+export function defaultInferenceThreads(cores = defaultThreads()): number {
+  return Math.max(1, cores - Math.max(1, Math.round(cores / 4)));
+}
+
 /** `<dir>/<name>.json` beside `<dir>/<name>.onnx`. */
 export function sidecarPath(modelPath: string): string {
   return modelPath.replace(/\.onnx$/i, '') + '.json';

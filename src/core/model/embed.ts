@@ -12,7 +12,7 @@ import { DatasetError } from '../diagnostics';
 import { detectFormat, loadDataset } from '../formats';
 import { IMAGE_EXTENSIONS, isImageFile } from '../formats/folder';
 import { describeContainmentProblem, resolveInsideRoot } from '../paths';
-import { defaultModelPath, defaultThreads, ModelError, type BackboneSpec } from './backbone';
+import { defaultInferenceThreads, defaultModelPath, defaultThreads, ModelError, type BackboneSpec } from './backbone';
 import { defaultCacheDir, EmbeddingCache, prepareCacheDir, type FileStat } from './embeddingCache';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData } from './inferenceWorker';
 import { decodeImage, DEFAULT_PIXEL_LIMIT } from './preprocess';
@@ -42,7 +42,7 @@ export interface EmbedOptions {
   /** The .onnx file; default: the bundled MobileNetV2. */
   modelPath?: string;
   batchSize?: number;
-  /** onnxruntime intra-op threads; default: the number of cores. */
+  /** onnxruntime intra-op threads; default: `defaultInferenceThreads()` (a quarter of the cores, at least one, left for decoding). */
   threads?: number;
   /** Default `<root>/.taxon`; when that cannot be written, a per-user cache folder (see `notes`). */
   cacheDir?: string;
@@ -193,8 +193,8 @@ class InferenceWorker {
     worker.on('exit', (code) => fail(new Error(`the inference worker stopped (exit code ${code})`)));
   }
 
-  static start(modelPath: string, threads: number, workerFile: string): Promise<InferenceWorker> {
-    const data: InferenceWorkerData = { modelPath, threads };
+  static start(modelPath: string, threads: number, batchSize: number, workerFile: string): Promise<InferenceWorker> {
+    const data: InferenceWorkerData = { modelPath, threads, warmUpBatch: batchSize };
     // Under tsx (tests, the bench from source) the worker is TypeScript too. tsx's CommonJS hook
     // loads it; `--import tsx` would not (Node 20 then loads a worker's entry as an ES module).
     const worker = new Worker(workerFile, { workerData: data, execArgv: workerFile.endsWith('.ts') ? ['--require', 'tsx/cjs'] : undefined });
@@ -249,12 +249,12 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new DatasetError(root, 'is not a folder');
   const modelPath = path.resolve(options.modelPath ?? defaultModelPath());
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? DEFAULT_BATCH_SIZE));
-  const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
+  const threads = Math.max(1, Math.floor(options.threads ?? defaultInferenceThreads()));
   const pixelLimit = options.pixelLimit ?? DEFAULT_PIXEL_LIMIT;
   const { dir: cacheDir, note } = resolveCacheDir(root, options.cacheDir);
   const notes = note ? [note] : [];
 
-  const worker = await InferenceWorker.start(modelPath, threads, options.workerFile ?? defaultWorkerFile());
+  const worker = await InferenceWorker.start(modelPath, threads, batchSize, options.workerFile ?? defaultWorkerFile());
   const spec = worker.spec;
   let cache: EmbeddingCache | undefined;
   try {
