@@ -7,6 +7,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { InferenceMode } from '../core/learn/inference';
+import type { SelectionOptions, StrategyName } from '../core/learn/selection';
 import { parseWebviewMessage, type HostMessage, type KeyHelp, type QueueItemView, type WebviewMessage } from '../protocol';
 import type { DatasetEntry, Datasets } from './datasets';
 import { SessionClient } from './sessionClient';
@@ -148,6 +149,7 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
               modelPath: model ? path.resolve(base, model) : undefined,
               cacheDir: cache ? path.resolve(base, cache) : undefined,
               inference: config.get<InferenceMode>('inferenceMode', 'bottomup'),
+              ...queueSettings(config),
             },
             'opened',
           ),
@@ -397,4 +399,16 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
     this.close();
     this.treeChanged.dispose();
   }
+}
+
+/** The queue's strategy settings (checked by the session, which names a bad value). */
+function queueSettings(config: vscode.WorkspaceConfiguration): { strategy: StrategyName; selection: SelectionOptions } {
+  const weights = config.get<unknown>('queue.levelWeights', []);
+  const selection: SelectionOptions = {
+    hybridSwitchLabelsPerLeaf: config.get<number>('queue.hybridSwitchLabelsPerLeaf', 5),
+    hybridMeasure: config.get<SelectionOptions['hybridMeasure']>('queue.hybridMeasure', 'multilevel-margin'),
+    hybridCandidates: config.get<number>('queue.hybridCandidates', 3),
+  };
+  if (Array.isArray(weights) && weights.length > 0) selection.levelWeights = weights as number[];
+  return { strategy: config.get<StrategyName>('queue.strategy', 'hybrid'), selection };
 }

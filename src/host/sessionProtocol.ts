@@ -1,6 +1,7 @@
 /** Messages between the labelling panel's host side and the session worker (dist/sessionWorker.js). */
 import type { TextEdit } from '../core/diagnostics';
 import type { InferenceMode } from '../core/learn/inference';
+import type { SelectionOptions, StrategyName } from '../core/learn/selection';
 
 export interface SessionItem {
   image: string;
@@ -12,7 +13,7 @@ export interface SessionItem {
 }
 
 export type SessionRequest =
-  | { id: number; type: 'open'; target: string; modelPath?: string; cacheDir?: string; inference: InferenceMode }
+  | { id: number; type: 'open'; target: string; modelPath?: string; cacheDir?: string; inference: InferenceMode; strategy?: StrategyName; selection?: SelectionOptions }
   | { id: number; type: 'queue'; under?: string[]; limit: number }
   | { id: number; type: 'details'; images: string[] }
   | { id: number; type: 'label'; image: string; path: string[] | null }

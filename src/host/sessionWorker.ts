@@ -79,7 +79,7 @@ parentPort?.on('message', (req: SessionRequest) => {
         // images added since the last inference are embedded first (cached ones cost a hash lookup)
         const ds = loadDataset(req.target);
         await embedImages({ root: ds.root, images: [...new Set(ds.items.map((i) => i.image))], modelPath: req.modelPath, cacheDir: req.cacheDir });
-        const { session: s, trained } = await LabelingSession.open(req.target, { modelPath: req.modelPath, cacheDir: req.cacheDir, inference: req.inference }, ds);
+        const { session: s, trained } = await LabelingSession.open(req.target, { modelPath: req.modelPath, cacheDir: req.cacheDir, inference: req.inference, strategy: req.strategy, selection: req.selection }, ds);
         session = s;
         writer = new LabelWriter(ds, { stateDir: req.cacheDir });
         writer.recover();

@@ -2,15 +2,22 @@
  * A labelling session on one dataset: embeddings, the classifiers, a prediction for every item
  * and the queue of unlabelled items, kept in memory so that a new label retrains only the
  * classifiers it touches and re-ranks without reloading anything. Runs in a worker thread.
+ *
+ * The queue is ordered by a selection strategy (`taxon.queue.strategy`, default hybrid), like
+ * `taxon rank`: its first batch in the order `selectBatch` picks it (diverse, representative for
+ * hybrid and typical), the rest by score.
  */
 import type { Dataset } from '../dataset';
 import { DatasetError } from '../diagnostics';
 import { loadDataset } from '../formats';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { affectedParents } from './hierarchy';
-import { type InferenceMode, multiLevelEntropy, type Prediction } from './inference';
+import { pcaProjection, seededRandom } from './clustering';
+import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
+import { ClusterCache, DEFAULT_STRATEGY, scoreItems, selectBatch, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import type { Features } from './softmax';
+import { levelStructure, type LevelStructure, type MarginalsMatrix } from './uncertainty';
 import { labelledEmbeddings, type LabelledEmbeddings, type LearningPaths, savedModel } from './workflow';
 
 export interface QueueEntry {
@@ -40,29 +47,53 @@ export interface RetrainOutcome {
 
 export interface SessionOptions extends LearningPaths {
   inference?: InferenceMode;
+  /** How the queue is ordered (default hybrid). */
+  strategy?: StrategyName;
+  selection?: SelectionOptions;
+  /** Size of the queue's first, diverse batch (default 50). */
+  batch?: number;
 }
+
+/** Dimensions of the embedding geometry (k-means, farthest-first), as `taxon rank` uses. */
+const GEOMETRY_DIMS = 64;
 
 export class LabelingSession {
   private readonly X: Features;
   private predictions: Prediction[];
-  private scores: Float64Array;
+  /** Every row's marginals (rows × taxonomy nodes), what the uncertainty strategies read. */
+  private readonly marginals: MarginalsMatrix;
+  /** Each row's score under the strategy at the last ranking. */
+  private readonly scores: Float64Array;
+  /** Unlabelled rows in queue order at the last ranking (rows labelled or skipped since are passed over). */
+  private order: number[] = [];
   private readonly rowOf = new Map<string, number>();
   private readonly skipped = new Set<number>();
   /** Parents touched by labels since the last retrain. */
   private readonly pending = new Set<number>();
-  private readonly depths: Int32Array;
+  private readonly levels: LevelStructure;
+  private readonly clusters = new ClusterCache();
+  private geometryCache?: Features;
+  readonly strategy: StrategyName;
 
   private constructor(
     readonly ds: Dataset,
     private readonly data: LabelledEmbeddings,
     readonly model: TaxonModel,
     private readonly mode: InferenceMode,
+    private readonly options: SessionOptions = {},
   ) {
+    const strategy = options.strategy ?? DEFAULT_STRATEGY;
+    if (!STRATEGIES.some((s) => s.name === strategy)) throw new Error(`unknown queue strategy ${JSON.stringify(strategy)} (setting taxon.queue.strategy); it is one of ${STRATEGIES.map((s) => s.name).join(', ')}`);
+    this.strategy = strategy;
     this.X = model.prepare(data.raw, data.images);
     data.images.forEach((image, row) => this.rowOf.set(image, row));
-    this.depths = ds.taxonomy.depths();
+    this.levels = levelStructure(ds.taxonomy);
     this.predictions = model.predict(this.X, mode);
-    this.scores = Float64Array.from(this.predictions, (p) => this.score(p));
+    const N = ds.taxonomy.size;
+    this.marginals = { data: new Float32Array(this.predictions.length * N), n: this.predictions.length, nodes: N };
+    this.predictions.forEach((p, row) => this.marginals.data.set(p.marginals, row * N));
+    this.scores = new Float64Array(this.predictions.length);
+    this.rank();
   }
 
   /** Opens a session: the saved classifiers when they fit this dataset, else a fresh training. */
@@ -77,24 +108,57 @@ export class LabelingSession {
       model = TaxonModel.train(ds.taxonomy, data.raw, data.labels, data.images, { groups: ds.groups }).model;
       trained = true;
     }
-    return { session: new LabelingSession(ds, data, model, options.inference ?? 'bottomup'), trained };
+    return { session: new LabelingSession(ds, data, model, options.inference ?? 'bottomup', options), trained };
   }
 
   get taxonomy(): Taxonomy {
     return this.ds.taxonomy;
   }
 
-  /** Unlabelled, not skipped items, most useful first; optionally only those predicted under `under`. */
+  /** Unlabelled, not skipped items in queue order; optionally only those predicted under `under`. */
   queue(under?: number, limit = Infinity): QueueEntry[] {
     const out: QueueEntry[] = [];
     const t = this.taxonomy;
-    for (let row = 0; row < this.data.images.length; row++) {
+    for (const row of this.order) {
+      if (out.length >= limit) break;
       if (this.data.labels[row].length > 0 || this.skipped.has(row)) continue;
       if (under !== undefined && !(this.predictions[row].node !== ROOT && t.isAncestorOrSelf(under, this.predictions[row].node))) continue;
       out.push({ row, image: this.data.images[row], score: this.scores[row] });
     }
-    out.sort((a, b) => b.score - a.score || (a.image < b.image ? -1 : 1));
-    return out.length > limit ? out.slice(0, limit) : out;
+    return out;
+  }
+
+  /** Orders the unlabelled, not skipped rows by the strategy. */
+  private rank(): void {
+    const candidates: number[] = [];
+    const labelled: number[] = [];
+    this.data.labels.forEach((ls, row) => {
+      if (ls.length) labelled.push(row);
+      else if (!this.skipped.has(row)) candidates.push(row);
+    });
+    const info = STRATEGIES.find((s) => s.name === this.strategy)!;
+    const ctx: SelectionContext = {
+      taxonomy: this.taxonomy,
+      candidates,
+      labelled,
+      embeddings: info.usesEmbeddings ? this.geometry() : undefined,
+      marginals: this.marginals,
+      options: this.options.selection,
+      clusters: this.clusters,
+      levels: this.levels,
+    };
+    const scores = scoreItems(this.strategy, ctx, seededRandom(1));
+    candidates.forEach((row, i) => (this.scores[row] = scores[i]));
+    const first = selectBatch(this.strategy, ctx, Math.min(this.options.batch ?? 50, candidates.length), seededRandom(1));
+    const inFirst = new Set(first);
+    const images = this.data.images;
+    const rest = candidates.filter((r) => !inFirst.has(r)).sort((a, b) => this.scores[b] - this.scores[a] || (images[a] < images[b] ? -1 : images[a] > images[b] ? 1 : 0));
+    this.order = [...first, ...rest];
+  }
+
+  /** The embeddings projected to a few dimensions, for the strategies that look at their geometry (computed once). */
+  private geometry(): Features {
+    return (this.geometryCache ??= pcaProjection(this.X, GEOMETRY_DIMS).project(this.X));
   }
 
   details(image: string): ItemDetails | undefined {
@@ -153,6 +217,7 @@ export class LabelingSession {
     if (parents.length === 0) return { retrained: [], millis: 0 };
     const report = this.model.retrain(this.X, this.data.labels, parents);
     const changed = new Set(report.retrained);
+    const N = this.marginals.nodes;
     // An item's prediction can only change if its path (or its mass) runs through a retrained parent.
     for (let row = 0; row < this.predictions.length; row++) {
       const p = this.predictions[row];
@@ -164,12 +229,9 @@ export class LabelingSession {
       if (!affected) continue;
       const [fresh] = this.model.predict(this.X, this.mode, [row]);
       this.predictions[row] = fresh;
-      this.scores[row] = this.score(fresh);
+      this.marginals.data.set(fresh.marginals, row * N);
     }
+    this.rank();
     return { retrained: report.retrained, millis: performance.now() - t0 };
-  }
-
-  private score(p: Prediction): number {
-    return multiLevelEntropy(this.taxonomy, p.marginals, this.depths);
   }
 }

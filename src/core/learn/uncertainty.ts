@@ -224,6 +224,8 @@ export function measureFunction(measure: UncertaintyMeasure, s: LevelStructure, 
       return (m, o) => leafMargin(s, m, o);
     case 'least-confidence':
       return (m, o) => leastConfidence(s, m, o);
+    default:
+      throw new Error(`unknown uncertainty measure ${JSON.stringify(measure)}; it is one of multilevel-entropy, multilevel-margin, entropy, margin, least-confidence`);
   }
 }
 

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadDataset } from '../../src/core/formats';
+import { rankDataset } from '../../src/core/learn/queue';
+import { LabelingSession } from '../../src/core/learn/session';
+import type { StrategyName } from '../../src/core/learn/selection';
+import { embedImages } from '../../src/core/model/embed';
+import { tempDir } from './helpers';
+
+const TINY = path.resolve(__dirname, '../fixtures/models/mobilenet_v1_0.25_128.onnx');
+const SHOP = path.resolve(__dirname, '../fixtures/workspace/shop');
+
+/** A copy of the shop fixture (24 real photos, 8 labelled) embedded with the tiny model. */
+async function shop() {
+  const dir = tempDir();
+  fs.cpSync(SHOP, dir, { recursive: true });
+  const target = path.join(dir, 'labels.csv');
+  const paths = { modelPath: TINY, cacheDir: path.join(dir, '.taxon') };
+  const ds = loadDataset(target);
+  await embedImages({ root: ds.root, images: ds.items.map((i) => i.image), ...paths });
+  return { target, paths };
+}
+
+test('the labelling queue follows the configured strategy, in the order `taxon rank` gives', async () => {
+  const { target, paths } = await shop();
+  const orders = new Map<StrategyName, string[]>();
+  for (const strategy of ['margin', 'multilevel-entropy', 'hybrid', 'random'] as const) {
+    // rank first: it trains and saves the classifiers, which the session then loads
+    const ranked = await rankDataset(target, paths, { strategy, batch: 50 });
+    const { session } = await LabelingSession.open(target, { ...paths, strategy });
+    const queue = session.queue().map((e) => e.image);
+    assert.equal(session.strategy, strategy);
+    assert.equal(queue.length, 16);
+    assert.deepEqual(queue, ranked.items.map((i) => i.image), strategy);
+    orders.set(strategy, queue);
+  }
+  assert.notDeepEqual(orders.get('random'), orders.get('margin'), 'random is not the margin order');
+  const { session } = await LabelingSession.open(target, paths);
+  assert.equal(session.strategy, 'hybrid', 'hybrid is the default');
+  await assert.rejects(LabelingSession.open(target, { ...paths, strategy: 'loudest' as StrategyName }), /unknown queue strategy "loudest" \(setting taxon\.queue\.strategy\)/);
+  await assert.rejects(
+    LabelingSession.open(target, { ...paths, strategy: 'hybrid', selection: { hybridSwitchLabelsPerLeaf: 0, hybridMeasure: 'loudness' as 'margin' } }),
+    /unknown uncertainty measure "loudness"/,
+  );
+});
+
+test('a label leaves the queue at once, and a retrain re-ranks what is left by the strategy', async () => {
+  const { target, paths } = await shop();
+  const { session } = await LabelingSession.open(target, { ...paths, strategy: 'margin' });
+  const before = session.queue();
+  const first = before[0];
+  const leaf = session.details(first.image)!.alternatives[0].node;
+  session.label(first.image, leaf);
+  assert.deepEqual(
+    session.queue().map((e) => e.image),
+    before.slice(1).map((e) => e.image),
+    'until the retrain, the order stays',
+  );
+  const outcome = session.retrainAffected();
+  assert.ok(outcome.retrained.length > 0);
+  const after = session.queue();
+  assert.equal(after.length, before.length - 1);
+  assert.ok(!after.some((e) => e.image === first.image));
+  // margin's order: scores descending
+  for (let i = 1; i < after.length; i++) assert.ok(after[i - 1].score >= after[i].score, `queue position ${i} is in score order`);
+});
