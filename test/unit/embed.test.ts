@@ -308,3 +308,18 @@ test('when <root>/.taxon cannot be written, the cache falls back to a per-user f
 test('the default inference threads keep a quarter of the cores, at least one, for decoding', () => {
   assert.deepEqual([1, 2, 3, 4, 8, 16, 64].map((cores) => defaultInferenceThreads(cores)), [1, 1, 2, 3, 6, 12, 48]);
 });
+
+test('a run served wholly from the cache opens no model; a new image opens it', async () => {
+  const root = await folderOf(6);
+  const first = await embed(root);
+  assert.equal(first.embedded, 6);
+  // a worker file that cannot start: any run that opens the model fails
+  const noWorker = { workerFile: path.join(root, 'no-such-worker.js') };
+  const cached = await embed(root, noWorker);
+  assert.equal(cached.fromCache, 6);
+  assert.deepEqual({ inputSize: cached.model.inputSize, dim: cached.model.dim, sha256: cached.model.sha256 }, { inputSize: first.model.inputSize, dim: first.model.dim, sha256: first.model.sha256 });
+  fs.writeFileSync(path.join(root, 'images', 'cat', 'new.jpg'), await photo(40));
+  await assert.rejects(embed(root, noWorker), /worker/);
+  const again = await embed(root);
+  assert.deepEqual([again.embedded, again.fromCache], [1, 6]);
+});

@@ -6,6 +6,7 @@ import { loadDataset } from '../../src/core/formats';
 import { rankDataset } from '../../src/core/learn/queue';
 import { LabelingSession } from '../../src/core/learn/session';
 import type { StrategyName } from '../../src/core/learn/selection';
+import type { Features } from '../../src/core/learn/softmax';
 import { embedImages } from '../../src/core/model/embed';
 import { tempDir } from './helpers';
 
@@ -63,6 +64,15 @@ test('a label leaves the queue at once, and a retrain re-ranks what is left by t
   const after = session.queue();
   assert.equal(after.length, before.length - 1);
   assert.ok(!after.some((e) => e.image === first.image));
+  // the heads refreshed one by one give what the whole model predicts now
+  const X = (session as unknown as { X: Features }).X;
+  const images = (session as unknown as { data: { images: string[] } }).data.images;
+  const fresh = session.model.predict(X, 'bottomup');
+  images.forEach((image, row) => {
+    const kept = session.details(image)!;
+    assert.deepEqual(kept.predicted.map((l) => l.node), fresh[row].path, image);
+    kept.predicted.forEach((l) => assert.ok(Math.abs(l.p - fresh[row].marginals[l.node]) < 1e-3, image));
+  });
   // margin's order: scores descending
   for (let i = 1; i < after.length; i++) assert.ok(after[i - 1].score >= after[i].score, `queue position ${i} is in score order`);
 });

@@ -336,34 +336,47 @@ export class LcpnClassifier {
    * slot 0 for ROOT) is 1 where the parent's classifier is untrained.
    */
   conditionals(X: Features, row: number, cond: Float64Array, stop: Uint8Array): void {
-    const t = this.taxonomy;
     stop.fill(0);
-    this.internal ??= [ROOT, ...t.nodes.filter((n) => n.children.length > 0).map((n) => n.id)];
-    for (const p of this.internal) {
-      const kids = t.childrenOf(p);
-      if (kids.length === 0) continue;
-      const c = this.classifiers.get(p);
-      if (!c) {
-        for (const k of kids) cond[k] = 1 / kids.length;
-        if (kids.length > 1) stop[p + 1] = 1;
-        continue;
-      }
-      if (!c.trained) {
-        for (const k of c.children) cond[k] = c.kind === 'softmax' ? 1 / c.children.length : 0.5;
-        stop[p + 1] = 1;
-        continue;
-      }
-      const s = this.scratch(c.children.length);
-      scores(X.data, row * X.dim, X.dim, c.weights, c.children.length, s);
-      if (c.kind === 'softmax') {
-        let max = -Infinity;
-        for (let k = 0; k < s.length; k++) if (s[k] > max) max = s[k];
-        let z = 0;
-        for (let k = 0; k < s.length; k++) z += s[k] = Math.exp(s[k] - max);
-        for (let k = 0; k < s.length; k++) cond[c.children[k]] = s[k] / z;
-      } else {
-        for (let k = 0; k < s.length; k++) cond[c.children[k]] = 1 / (1 + Math.exp(-s[k]));
-      }
+    for (const p of this.topDown()) this.headConditionals(X, row, p, cond, stop);
+  }
+
+  /** The nodes with children, each after its own parent (ROOT first). */
+  topDown(): readonly number[] {
+    if (!this.internal) {
+      const t = this.taxonomy;
+      const order: number[] = [ROOT];
+      for (let i = 0; i < order.length; i++) for (const c of t.childrenOf(order[i])) if (t.childrenOf(c).length > 0) order.push(c);
+      this.internal = order;
+    }
+    return this.internal;
+  }
+
+  /** `conditionals` for the children of one parent only (what a retrain of that parent changes). */
+  headConditionals(X: Features, row: number, p: number, cond: Float64Array, stop: Uint8Array): void {
+    const kids = this.taxonomy.childrenOf(p);
+    stop[p + 1] = 0;
+    if (kids.length === 0) return;
+    const c = this.classifiers.get(p);
+    if (!c) {
+      for (const k of kids) cond[k] = 1 / kids.length;
+      if (kids.length > 1) stop[p + 1] = 1;
+      return;
+    }
+    if (!c.trained) {
+      for (const k of c.children) cond[k] = c.kind === 'softmax' ? 1 / c.children.length : 0.5;
+      stop[p + 1] = 1;
+      return;
+    }
+    const s = this.scratch(c.children.length);
+    scores(X.data, row * X.dim, X.dim, c.weights, c.children.length, s);
+    if (c.kind === 'softmax') {
+      let max = -Infinity;
+      for (let k = 0; k < s.length; k++) if (s[k] > max) max = s[k];
+      let z = 0;
+      for (let k = 0; k < s.length; k++) z += s[k] = Math.exp(s[k] - max);
+      for (let k = 0; k < s.length; k++) cond[c.children[k]] = s[k] / z;
+    } else {
+      for (let k = 0; k < s.length; k++) cond[c.children[k]] = 1 / (1 + Math.exp(-s[k]));
     }
   }
 

@@ -72,6 +72,13 @@ export class LabelingSession {
   private readonly pending = new Set<number>();
   private readonly levels: LevelStructure;
   private readonly clusters = new ClusterCache();
+  /** Every row's classifier outputs P(child | parent) and untrained-parent flags, kept so a retrain recomputes only the heads it changed. */
+  private readonly cond: Float64Array[];
+  private readonly stop: Uint8Array[];
+  /** LCPN: the retrain count each head of each row was computed at (rows × heads), against `headVersion`. */
+  private readonly rowHeadVersion: Int32Array;
+  private readonly headVersion: Int32Array;
+  private readonly headIndex = new Map<number, number>();
   private geometryCache?: Features;
   readonly strategy: StrategyName;
 
@@ -88,7 +95,20 @@ export class LabelingSession {
     this.X = model.prepare(data.raw, data.images);
     data.images.forEach((image, row) => this.rowOf.set(image, row));
     this.levels = levelStructure(ds.taxonomy);
-    this.predictions = model.predict(this.X, mode);
+    const n = data.images.length;
+    this.cond = new Array(n);
+    this.stop = new Array(n);
+    this.predictions = new Array(n);
+    for (let row = 0; row < n; row++) {
+      const { cond, stop } = model.conditionals(this.X, row);
+      this.cond[row] = cond;
+      this.stop[row] = stop;
+      this.predictions[row] = model.decoder.decode(cond, stop, mode);
+    }
+    const heads = model.lcpn?.topDown() ?? [];
+    heads.forEach((p, i) => this.headIndex.set(p, i));
+    this.headVersion = new Int32Array(heads.length);
+    this.rowHeadVersion = new Int32Array(n * heads.length);
     const N = ds.taxonomy.size;
     this.marginals = { data: new Float32Array(this.predictions.length * N), n: this.predictions.length, nodes: N };
     this.predictions.forEach((p, row) => this.marginals.data.set(p.marginals, row * N));
@@ -126,6 +146,42 @@ export class LabelingSession {
       out.push({ row, image: this.data.images[row], score: this.scores[row] });
     }
     return out;
+  }
+
+  /**
+   * Recomputes, row by row, the heads retrained since the row last saw them, top-down, where the
+   * row's probability of reaching the head is above 1e-4 (elsewhere the head's output cannot move
+   * the row's prediction or score; it stays marked stale and is recomputed once the row's mass
+   * gets there). A new label retrains every head on its path, the top one included, so this
+   * visits every row, but it computes a handful of small heads, not the whole model.
+   */
+  private refreshHeads(lcpn: NonNullable<TaxonModel['lcpn']>): void {
+    const heads = lcpn.topDown();
+    const H = heads.length;
+    const t = this.taxonomy;
+    const N = this.marginals.nodes;
+    const reach = new Float64Array(N + 1); // index node + 1, slot 0 for ROOT
+    for (let row = 0; row < this.predictions.length; row++) {
+      const cond = this.cond[row];
+      const stop = this.stop[row];
+      const seen = row * H;
+      let changed = false;
+      reach[0] = 1;
+      for (let h = 0; h < H; h++) {
+        const p = heads[h];
+        const r = reach[p + 1];
+        if (this.rowHeadVersion[seen + h] !== this.headVersion[h] && (r > 1e-4 || p === ROOT)) {
+          lcpn.headConditionals(this.X, row, p, cond, stop);
+          this.rowHeadVersion[seen + h] = this.headVersion[h];
+          changed = true;
+        }
+        for (const c of t.childrenOf(p)) reach[c + 1] = r * cond[c];
+      }
+      if (!changed) continue;
+      const fresh = this.model.decoder.decode(cond, stop, this.mode);
+      this.predictions[row] = fresh;
+      this.marginals.data.set(fresh.marginals, row * N);
+    }
   }
 
   /** Orders the unlabelled, not skipped rows by the strategy. */
@@ -216,20 +272,24 @@ export class LabelingSession {
     this.pending.clear();
     if (parents.length === 0) return { retrained: [], millis: 0 };
     const report = this.model.retrain(this.X, this.data.labels, parents);
-    const changed = new Set(report.retrained);
     const N = this.marginals.nodes;
-    // An item's prediction can only change if its path (or its mass) runs through a retrained parent.
-    for (let row = 0; row < this.predictions.length; row++) {
-      const p = this.predictions[row];
-      let affected = changed.has(ROOT);
-      for (const parent of changed) {
-        if (affected) break;
-        if (parent !== ROOT && p.marginals[parent] > 1e-4) affected = true;
+    const lcpn = this.model.lcpn;
+    if (lcpn) {
+      for (const p of report.retrained) {
+        const h = this.headIndex.get(p);
+        if (h !== undefined) this.headVersion[h]++;
       }
-      if (!affected) continue;
-      const [fresh] = this.model.predict(this.X, this.mode, [row]);
-      this.predictions[row] = fresh;
-      this.marginals.data.set(fresh.marginals, row * N);
+      this.refreshHeads(lcpn);
+    } else {
+      // other classifiers have no heads to refresh one by one: every row is predicted again
+      for (let row = 0; row < this.predictions.length; row++) {
+        const { cond, stop } = this.model.conditionals(this.X, row);
+        this.cond[row] = cond;
+        this.stop[row] = stop;
+        const fresh = this.model.decoder.decode(cond, stop, this.mode);
+        this.predictions[row] = fresh;
+        this.marginals.data.set(fresh.marginals, row * N);
+      }
     }
     this.rank();
     return { retrained: report.retrained, millis: performance.now() - t0 };

@@ -254,13 +254,24 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
   const { dir: cacheDir, note } = resolveCacheDir(root, options.cacheDir);
   const notes = note ? [note] : [];
 
-  const worker = await InferenceWorker.start(modelPath, threads, batchSize, options.workerFile ?? defaultWorkerFile());
-  const spec = worker.spec;
+  // The model opens (and is checked) before any image is read, unless the cache already holds
+  // embeddings of this very model file: then it opens only if an image turns out to be new, so a
+  // run served from the cache loads no model at all.
+  const sha256 = modelFileSha256(modelPath);
+  const known = sha256 === undefined ? undefined : knownModel(cacheDir, sha256);
+  let worker: InferenceWorker | undefined;
+  let starting: Promise<InferenceWorker> | undefined;
+  const startWorker = (): Promise<InferenceWorker> =>
+    (starting ??= InferenceWorker.start(modelPath, threads, batchSize, options.workerFile ?? defaultWorkerFile()).then((w) => {
+      worker = w;
+      rememberModel(cacheDir, w.spec);
+      return w;
+    }));
   let cache: EmbeddingCache | undefined;
   try {
-    cache = await EmbeddingCache.open(cacheDir, spec);
+    if (!known) await startWorker();
+    cache = await EmbeddingCache.open(cacheDir, known ?? worker!.spec);
     const c = cache;
-    const size = spec.size;
     const total = options.images.length;
     const skipped: SkippedImage[] = [];
     let embedded = 0;
@@ -314,6 +325,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
       }
       const hash = createHash('sha256').update(bytes).digest('hex');
       if (c.has(hash) || inBatches.has(hash)) return { kind: 'cached', file, rel, stat, hash, remember: true };
+      const { size } = (await startWorker()).spec;
       const decoded = await decodeSlots.run(() => decodeImage(bytes, { size, pixelLimit }));
       if ('reason' in decoded) return { kind: 'skipped', file, reason: decoded.reason };
       return { kind: 'decoded', file, rel, stat, hash, pixels: decoded.pixels };
@@ -322,19 +334,21 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
     const infer = (batch: Array<Extract<Prepared, { kind: 'decoded' }>>): Promise<void> =>
       inferBatch(batch).finally(() => decodeSlots.setCapacity(cores));
     const inferBatch = async (batch: Array<Extract<Prepared, { kind: 'decoded' }>>): Promise<void> => {
+      const w = await startWorker();
+      const { size, dim } = w.spec;
       const plane = size * size * 3;
       const pixels = new Uint8Array(batch.length * plane);
       batch.forEach((p, i) => pixels.set(p.pixels, i * plane));
       let out: Float32Array;
       try {
         decodeSlots.setCapacity(decodersBesideInference);
-        out = await worker.embed(pixels, batch.length);
+        out = await w.embed(pixels, batch.length);
       } catch (err) {
         for (const p of batch) skipped.push({ file: p.file, reason: `inference failed: ${(err as Error).message}` });
         for (const p of batch) inBatches.delete(p.hash);
         return;
       }
-      c.add(batch.map((p, i) => ({ hash: p.hash, embedding: out.subarray(i * spec.dim, (i + 1) * spec.dim) })));
+      c.add(batch.map((p, i) => ({ hash: p.hash, embedding: out.subarray(i * dim, (i + 1) * dim) })));
       c.rememberFiles(batch.map((p) => ({ file: p.rel, stat: p.stat, hash: p.hash })));
       for (const p of batch) inBatches.delete(p.hash);
       embedded += batch.length;
@@ -391,14 +405,58 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
       seconds,
       modelSeconds,
       imagesPerSecond: seconds > 0 ? handled / seconds : 0,
-      model: { path: spec.file, sha256: spec.sha256, inputSize: spec.size, dim: spec.dim },
+      model: worker ? { path: worker.spec.file, sha256: worker.spec.sha256, inputSize: worker.spec.size, dim: worker.spec.dim } : { path: modelPath, sha256: known!.sha256, inputSize: known!.inputSize, dim: known!.dim },
       cancelled,
       cacheDir,
       notes,
     };
   } finally {
     cache?.close();
-    await worker.stop();
+    if (starting) await starting.then((w) => w.stop(), () => undefined);
+  }
+}
+
+/** What the cache remembers of a model it holds embeddings of: enough to report it without opening it. */
+interface KnownModel {
+  sha256: string;
+  inputSize: number;
+  dim: number;
+}
+
+function modelRecordFile(cacheDir: string, sha256: string): string {
+  return path.join(cacheDir, 'models', `${sha256}.json`);
+}
+
+/** SHA-256 of the model file, or undefined when it cannot be read (opening it then says why). */
+function modelFileSha256(file: string): string | undefined {
+  try {
+    return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+function knownModel(cacheDir: string, sha256: string): KnownModel | undefined {
+  try {
+    const v = JSON.parse(fs.readFileSync(modelRecordFile(cacheDir, sha256), 'utf8')) as Partial<KnownModel>;
+    const ok = v.sha256 === sha256 && Number.isInteger(v.inputSize) && v.inputSize! > 0 && Number.isInteger(v.dim) && v.dim! > 0;
+    // only a model with embeddings here: otherwise there is nothing to spare it for
+    return ok && fs.existsSync(path.join(cacheDir, 'embeddings', sha256)) ? (v as KnownModel) : undefined;
+  } catch {
+    return undefined; // absent or unreadable: the model opens as usual
+  }
+}
+
+function rememberModel(cacheDir: string, spec: BackboneSpec): void {
+  const file = modelRecordFile(cacheDir, spec.sha256);
+  try {
+    if (fs.existsSync(file)) return;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ sha256: spec.sha256, inputSize: spec.size, dim: spec.dim } satisfies KnownModel) + '\n');
+    fs.renameSync(tmp, file);
+  } catch {
+    // a cache that cannot keep the record only costs the next run a model load
   }
 }
 

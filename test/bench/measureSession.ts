@@ -1,0 +1,58 @@
+/**
+ * The labelling loop's latency on real embeddings, in a fresh process: a session on the dev
+ * dataset with the 0.2 hold-out part labelled (≈4,000 items) and the rest (≈16,000) in the queue;
+ * then, 20 times: one new label → retrain the affected classifiers → re-rank the queue → read its
+ * head, timed together; the same for batches of 50 labels.
+ *   node --import tsx test/bench/measureSession.ts <dataset> <cacheDir> [strategy]
+ * Prints one JSON line.
+ */
+import { loadDataset } from '../../src/core/formats/index';
+import { LabelingSession } from '../../src/core/learn/session';
+import type { StrategyName } from '../../src/core/learn/selection';
+import { isHeldOut } from '../../src/core/learn/split';
+
+const [root, cacheDir, strategyArg] = process.argv.slice(2);
+const strategy = (strategyArg ?? 'hybrid') as StrategyName;
+const quantile = (a: number[], p: number) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))];
+
+void (async () => {
+  const ds = loadDataset(root);
+  const truth = new Map(ds.items.map((i) => [i.image, i.labels]));
+  // the labelled part is the 0.2 hold-out; the other 80 % is the queue
+  for (const item of ds.items) if (!isHeldOut(item.image, 0.2)) item.labels = [];
+  const t0 = performance.now();
+  const { session, trained } = await LabelingSession.open(root, { cacheDir, strategy }, ds);
+  const openSeconds = (performance.now() - t0) / 1000;
+  const queued = session.queue().length;
+  const deepestOf = (labels: readonly number[]) => labels.reduce((a, b) => (ds.taxonomy.depth(b) > ds.taxonomy.depth(a) ? b : a));
+  const one: number[] = [];
+  const retrainOnly: number[] = [];
+  for (let k = 0; k < 20; k++) {
+    const t1 = performance.now();
+    const [next] = session.queue(undefined, 1);
+    session.label(next.image, deepestOf(truth.get(next.image)!));
+    const r = session.retrainAffected();
+    session.queue(undefined, 500); // what the Queue view reads
+    one.push(performance.now() - t1);
+    retrainOnly.push(r.millis);
+  }
+  const fifty: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    const t1 = performance.now();
+    for (const next of session.queue(undefined, 50)) session.label(next.image, deepestOf(truth.get(next.image)!));
+    session.retrainAffected();
+    session.queue(undefined, 500);
+    fifty.push(performance.now() - t1);
+  }
+  console.log(
+    JSON.stringify({
+      strategy,
+      queued,
+      labelled: ds.items.length - queued,
+      trained,
+      openSeconds,
+      one: { trials: one.length, p50: quantile(one, 0.5), p95: quantile(one, 0.95), ms: one, retrainAndRescoreMs: retrainOnly },
+      fifty: { trials: fifty.length, p50: quantile(fifty, 0.5), p95: quantile(fifty, 0.95), ms: fifty },
+    }),
+  );
+})();
