@@ -43,6 +43,8 @@ export interface RetrainOutcome {
   /** Parents whose classifiers were refitted (ROOT = the top level). */
   retrained: number[];
   millis: number;
+  /** Where the time went: refitting the classifiers, refreshing the predictions, ranking the queue. */
+  phases?: { retrainMs: number; predictMs: number; rankMs: number };
 }
 
 export interface SessionOptions extends LearningPaths {
@@ -53,6 +55,12 @@ export interface SessionOptions extends LearningPaths {
   /** Size of the queue's first, diverse batch (default 50). */
   batch?: number;
 }
+
+/** A retrained head is recomputed for a row that reaches it with at least this probability (later, if it gets there). */
+const REACH = 1e-3;
+
+/** A row's prediction is decoded again once its classifiers' outputs have moved this much probability mass. */
+const REDECODE_MASS = 1e-3;
 
 /** Dimensions of the embedding geometry (k-means, farthest-first), as `taxon rank` uses. */
 const GEOMETRY_DIMS = 64;
@@ -79,6 +87,8 @@ export class LabelingSession {
   private readonly rowHeadVersion: Int32Array;
   private readonly headVersion: Int32Array;
   private readonly headIndex = new Map<number, number>();
+  /** Probability mass the row's heads have moved since its prediction was last decoded. */
+  private readonly drift: Float64Array;
   private geometryCache?: Features;
   readonly strategy: StrategyName;
 
@@ -109,6 +119,7 @@ export class LabelingSession {
     heads.forEach((p, i) => this.headIndex.set(p, i));
     this.headVersion = new Int32Array(heads.length);
     this.rowHeadVersion = new Int32Array(n * heads.length);
+    this.drift = new Float64Array(n);
     const N = ds.taxonomy.size;
     this.marginals = { data: new Float32Array(this.predictions.length * N), n: this.predictions.length, nodes: N };
     this.predictions.forEach((p, row) => this.marginals.data.set(p.marginals, row * N));
@@ -161,27 +172,66 @@ export class LabelingSession {
     const t = this.taxonomy;
     const N = this.marginals.nodes;
     const reach = new Float64Array(N + 1); // index node + 1, slot 0 for ROOT
+    const before = new Float64Array(N);
     for (let row = 0; row < this.predictions.length; row++) {
+      // the queue's rows only: a labelled or skipped row catches up when it is looked at (`fresh`)
+      if (this.data.labels[row].length > 0 || this.skipped.has(row)) continue;
       const cond = this.cond[row];
       const stop = this.stop[row];
       const seen = row * H;
-      let changed = false;
+      let moved = this.drift[row];
+      let recomputed = false;
       reach[0] = 1;
       for (let h = 0; h < H; h++) {
         const p = heads[h];
         const r = reach[p + 1];
-        if (this.rowHeadVersion[seen + h] !== this.headVersion[h] && (r > 1e-4 || p === ROOT)) {
+        const kids = t.childrenOf(p);
+        if (this.rowHeadVersion[seen + h] !== this.headVersion[h] && (r > REACH || p === ROOT)) {
+          for (const c of kids) before[c] = cond[c];
+          const stopped = stop[p + 1];
           lcpn.headConditionals(this.X, row, p, cond, stop);
           this.rowHeadVersion[seen + h] = this.headVersion[h];
-          changed = true;
+          // the probability mass this head's new output moves below it
+          let delta = stop[p + 1] !== stopped ? 1 : 0;
+          for (const c of kids) delta = Math.max(delta, Math.abs(cond[c] - before[c]));
+          moved += r * delta;
+          recomputed = true;
         }
-        for (const c of t.childrenOf(p)) reach[c + 1] = r * cond[c];
+        for (const c of kids) reach[c + 1] = r * cond[c];
       }
-      if (!changed) continue;
+      if (!recomputed) continue;
+      // A retrain moves most rows' outputs by a hair: their prediction is decoded again only once
+      // the mass moved since their last decoding adds up to something a ranking can see.
+      if (moved < REDECODE_MASS) {
+        this.drift[row] = moved;
+        continue;
+      }
+      this.drift[row] = 0;
       const fresh = this.model.decoder.decode(cond, stop, this.mode);
       this.predictions[row] = fresh;
       this.marginals.data.set(fresh.marginals, row * N);
     }
+  }
+
+  /** A row's prediction with every retrained head applied (labelled and skipped rows are not kept up to date on every retrain). */
+  private fresh(row: number): Prediction {
+    const lcpn = this.model.lcpn;
+    if (!lcpn) return this.predictions[row];
+    const heads = lcpn.topDown();
+    const seen = row * heads.length;
+    let stale = this.drift[row] > 0;
+    for (let h = 0; h < heads.length; h++) {
+      if (this.rowHeadVersion[seen + h] === this.headVersion[h]) continue;
+      lcpn.headConditionals(this.X, row, heads[h], this.cond[row], this.stop[row]);
+      this.rowHeadVersion[seen + h] = this.headVersion[h];
+      stale = true;
+    }
+    if (stale) {
+      this.drift[row] = 0;
+      this.predictions[row] = this.model.decoder.decode(this.cond[row], this.stop[row], this.mode);
+      this.marginals.data.set(this.predictions[row].marginals, row * this.marginals.nodes);
+    }
+    return this.predictions[row];
   }
 
   /** Orders the unlabelled, not skipped rows by the strategy. */
@@ -220,7 +270,7 @@ export class LabelingSession {
   details(image: string): ItemDetails | undefined {
     const row = this.rowOf.get(image);
     if (row === undefined) return undefined;
-    const p = this.predictions[row];
+    const p = this.fresh(row);
     const predicted = p.path.map((node) => ({ node, p: p.marginals[node] }));
     let confidentDepth = 0;
     for (const level of predicted) {
@@ -272,6 +322,7 @@ export class LabelingSession {
     this.pending.clear();
     if (parents.length === 0) return { retrained: [], millis: 0 };
     const report = this.model.retrain(this.X, this.data.labels, parents);
+    const t1 = performance.now();
     const N = this.marginals.nodes;
     const lcpn = this.model.lcpn;
     if (lcpn) {
@@ -291,7 +342,9 @@ export class LabelingSession {
         this.marginals.data.set(fresh.marginals, row * N);
       }
     }
+    const t2 = performance.now();
     this.rank();
-    return { retrained: report.retrained, millis: performance.now() - t0 };
+    const t3 = performance.now();
+    return { retrained: report.retrained, millis: t3 - t0, phases: { retrainMs: t1 - t0, predictMs: t2 - t1, rankMs: t3 - t2 } };
   }
 }
