@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset, Item } from './dataset';
 import { type Diagnostic, type QuickFix, type Range, START_OF_FILE } from './diagnostics';
-import { describeContainmentProblem, resolveInsideRoot } from './paths';
+import { describeContainmentProblem, RootContainment } from './paths';
 import { ROOT, type Taxonomy } from './taxonomy';
 
 export interface ValidateOptions {
@@ -27,6 +27,7 @@ export function validateDataset(ds: Dataset, options: ValidateOptions = {}): Dia
   const duplicates = earlierDuplicates(ds.items);
   const existing: Array<{ item: Item; absolute: string }> = [];
   const items = ds.items;
+  const containment = new RootContainment(ds.root);
   for (let i = 0; i < items.length; i++) {
     if (options.progress && (i & 4095) === 0 && options.progress(i, items.length) === false) break;
     const item = items[i];
@@ -37,7 +38,7 @@ export function validateDataset(ds: Dataset, options: ValidateOptions = {}): Dia
     const chain = inconsistentLabel(ds.taxonomy, item.labels);
     if (chain !== undefined) out.push(inconsistentPath(ds, item, chain));
     if (checkFiles) {
-      const where = resolveInsideRoot(ds.root, item.image);
+      const where = containment.resolve(item.image);
       if (where.problem) {
         out.push(
           at(ds, item, 'image', 'error', 'taxon.path-outside-root', `Image path ${JSON.stringify(item.image)} ${describeContainmentProblem(where.problem)}; the file is not opened.`),

@@ -7,7 +7,7 @@ import { lineRange } from '../../src/core/diagnostics';
 import { readFolderTree } from '../../src/core/formats/folder';
 import { validateDataset, inconsistentLabel, earlierDuplicates } from '../../src/core/validate';
 import { countsPerNode, datasetStats } from '../../src/core/stats';
-import { resolveInsideRoot } from '../../src/core/paths';
+import { resolveInsideRoot, RootContainment } from '../../src/core/paths';
 import { writeFileAtomic } from '../../src/core/atomicWrite';
 import { fakeJpeg, tempDir, writeTree } from './helpers';
 
@@ -227,4 +227,20 @@ test('an atomic write keeps the permissions of the file it replaces', () => {
   writeFileAtomic(file, 'new');
   assert.equal(fs.statSync(file).mode & 0o777, 0o640);
   assert.equal(fs.readFileSync(file, 'utf8'), 'new');
+});
+
+test('one containment per root: a folder or file linked out of the root is refused, links inside are fine', () => {
+  const outside = writeTree(tempDir(), { 'x.jpg': fakeJpeg(5) });
+  const root = writeTree(tempDir(), { 'images/a/one.jpg': fakeJpeg(1), 'images/a/two.jpg': fakeJpeg(2) });
+  fs.symlinkSync(outside, path.join(root, 'images', 'out'));
+  fs.symlinkSync(path.join(outside, 'x.jpg'), path.join(root, 'images', 'a', 'x.jpg'));
+  fs.symlinkSync(path.join(root, 'images', 'a'), path.join(root, 'images', 'alias'));
+  const c = new RootContainment(root);
+  assert.equal(c.resolve('images/a/one.jpg').absolute, path.join(root, 'images', 'a', 'one.jpg'));
+  assert.equal(c.resolve('images/a/two.jpg').problem, undefined);
+  assert.equal(c.resolve('images/out/x.jpg').problem, 'symlink-outside', 'a file in a folder linked out');
+  assert.equal(c.resolve('images/a/x.jpg').problem, 'symlink-outside', 'a file linked out from a checked folder');
+  assert.equal(c.resolve('images/alias/one.jpg').problem, undefined, 'a folder linked inside');
+  assert.equal(c.resolve('images/a/missing.jpg').problem, undefined, 'a missing file is another rule’s business');
+  assert.equal(c.resolve('../x.jpg').problem, 'parent-reference');
 });

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { DatasetError } from '../diagnostics';
 import { detectFormat, loadDataset } from '../formats';
 import { IMAGE_EXTENSIONS, isImageFile } from '../formats/folder';
-import { describeContainmentProblem, resolveInsideRoot } from '../paths';
+import { describeContainmentProblem, RootContainment } from '../paths';
 import { defaultInferenceThreads, defaultModelPath, defaultThreads, ModelError, type BackboneSpec } from './backbone';
 import { defaultCacheDir, EmbeddingCache, prepareCacheDir, type FileStat } from './embeddingCache';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData } from './inferenceWorker';
@@ -294,8 +294,9 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
       options.onProgress({ done, total, embedded, fromCache, skipped: skipped.length, imagesPerSecond: rate, etaSeconds: rate > 0 && done > 0 ? (total - done) / rate : undefined });
     };
 
+    const containment = new RootContainment(root);
     const prepare = async (file: string): Promise<Prepared> => {
-      const inside = resolveInsideRoot(root, file);
+      const inside = containment.resolve(file);
       if (!inside.absolute) return { kind: 'skipped', file, reason: describeContainmentProblem(inside.problem!) };
       const abs = inside.absolute;
       const rel = relativeKey(root, abs);
@@ -541,8 +542,9 @@ export async function readEmbeddings(options: { root: string; images: string[]; 
     const dim = cache.dim;
     const matrix = new Float32Array(options.images.length * dim);
     const missing: number[] = [];
+    const containment = new RootContainment(root);
     for (let i = 0; i < options.images.length; i++) {
-      const hash = dim > 0 ? await contentHash(root, options.images[i], cache) : undefined;
+      const hash = dim > 0 ? await contentHash(root, containment, options.images[i], cache) : undefined;
       if (hash === undefined || !cache.get(hash, matrix.subarray(i * dim, (i + 1) * dim))) missing.push(i);
     }
     return { dim, matrix, missing };
@@ -551,8 +553,8 @@ export async function readEmbeddings(options: { root: string; images: string[]; 
   }
 }
 
-async function contentHash(root: string, image: string, cache: EmbeddingCache): Promise<string | undefined> {
-  const inside = resolveInsideRoot(root, image);
+async function contentHash(root: string, containment: RootContainment, image: string, cache: EmbeddingCache): Promise<string | undefined> {
+  const inside = containment.resolve(image);
   if (!inside.absolute) return undefined;
   try {
     const s = await fs.promises.stat(inside.absolute);
