@@ -3,7 +3,7 @@
  * same run (this machine is shared and noisy, so ratios are what we compare). Each measurement
  * runs in a fresh process so that its peak memory is its own. Results: bench-results/*.json.
  *
- *   npm run bench [-- --quick] [-- --suite foundation|inference|queue]
+ *   npm run bench [-- --quick] [-- --suite foundation|inference|queue|learn|ui]
  *   (--quick: 100,000 items instead of 1,000,000, and 2,000 images instead of 20,000;
  *    --suite: one suite only; default all)
  */
@@ -15,6 +15,7 @@ import { generateDatumaro, generateWideTaxonomy } from './generate';
 import { inferenceSuite } from './inference';
 import { learnSuite } from './learn';
 import { queueSuite } from './queue';
+import { uiSuite } from './ui';
 
 const ROOT = path.resolve(__dirname, '../..');
 const OUT = path.join(ROOT, 'bench-results');
@@ -101,6 +102,7 @@ const suites: Record<string, () => Record<string, unknown> | undefined> = {
   inference: () => inferenceSuite(quick),
   queue: () => queueSuite(quick),
   learn: () => learnSuite(quick, path.join(OUT, quick ? 'learn-quick.json' : 'learn.json')),
+  ui: uiSuite,
 };
 if (only !== undefined && !(only in suites)) {
   console.error(`unknown suite ${JSON.stringify(only)}; suites: ${Object.keys(suites).join(', ')}`);

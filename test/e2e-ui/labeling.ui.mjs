@@ -3,6 +3,7 @@
 // and find exactly the two remaining new labels in shop/labels.csv. Screenshots: light and dark.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const labelledRows = (csv) => fs.readFileSync(csv, 'utf8').split('\n').slice(1).filter((l) => /,\S/.test(l));
 
@@ -71,4 +72,19 @@ export async function labelThreeImagesWithTheKeyboard(ctx) {
   if (JSON.stringify(queueAfter) === JSON.stringify(queueBefore)) throw new Error('the queue view did not change after labelling and retraining');
   await screenshotInBothThemes(ctx);
   if (labelledRows(csv).length !== before + 2) throw new Error('the file must hold exactly the two remaining new labels');
+
+  // Latency, measured in the webview: from each Enter (accept) to the next image loaded. Recorded
+  // for the benchmark (`npm run bench -- --suite ui`), not asserted: timing is no test's business.
+  await image.click();
+  const enters = 8;
+  for (let i = 0; i < enters; i++) await step('Enter');
+  await waitForFile(csv, before + 2 + enters);
+  const samples = ((await frame.locator('#app').getAttribute('data-shown-ms')) ?? '').split(',').filter(Boolean).map(Number).slice(-enters);
+  if (samples.length !== enters) throw new Error(`the webview reported ${samples.length} image-shown times for ${enters} Enter presses`);
+  const sorted = [...samples].sort((a, b) => a - b);
+  const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  const out = { what: 'Enter (accept) → next image loaded, measured in the webview (ms)', samples, p50: q(0.5), p95: q(0.95), max: sorted[sorted.length - 1], date: new Date().toISOString() };
+  const results = fileURLToPath(new URL('../../test-results/', import.meta.url));
+  fs.mkdirSync(results, { recursive: true });
+  fs.writeFileSync(path.join(results, 'labeling-latency.json'), JSON.stringify(out, null, 2) + '\n');
 }
