@@ -45,7 +45,8 @@ export interface RetrainedNodeView {
 
 export type HostMessage =
   | { type: 'init'; paths: string[][]; datasetName: string; strategy: string; keys: KeyHelp[]; theme?: string }
-  | { type: 'show'; item: QueueItemView; index: number; total: number; next?: string }
+  /** `upcoming`: the next item in full, so that accepting can show it before the host answers. */
+  | { type: 'show'; item: QueueItemView; index: number; total: number; next?: string; upcoming?: QueueItemView }
   | { type: 'empty'; message: string }
   | { type: 'labelled'; image: string; path: string[] | null; count: number }
   | { type: 'retrained'; nodes: RetrainedNodeView[]; millis: number }

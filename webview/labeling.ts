@@ -462,21 +462,32 @@ function post(message: WebviewMessage): void {
 function request(message: WebviewMessage, at: number): boolean {
   if (awaitingHost) return false;
   awaitingHost = true;
+  app.dataset.busy = 'true';
   requestedAt = at;
   clearTimeout(awaitingTimer);
-  awaitingTimer = setTimeout(() => (awaitingHost = false), HOST_ANSWER_TIMEOUT_MS);
+  awaitingTimer = setTimeout(hostAnswered, HOST_ANSWER_TIMEOUT_MS);
   post(message);
   return true;
 }
 
 function hostAnswered(): void {
   awaitingHost = false;
+  delete app.dataset.busy; // the UI tests wait for this
   clearTimeout(awaitingTimer);
 }
 
 function accept(confidentOnly: boolean, at: number): void {
   if (!item) return;
-  request(confidentOnly ? { type: 'accept', image: item.image, confidentOnly: true } : { type: 'accept', image: item.image }, at);
+  const sent = request(confidentOnly ? { type: 'accept', image: item.image, confidentOnly: true } : { type: 'accept', image: item.image }, at);
+  // The accepted image leaves the queue and the next one takes its place: show it now (its image
+  // is prefetched, its details came with the last `show`); the host's answer then confirms it.
+  if (sent && upcoming && lastShow && item.predicted.length > 0) {
+    const local = { ...lastShow, item: upcoming, total: Math.max(1, lastShow.total - 1), next: undefined, upcoming: undefined };
+    upcoming = undefined;
+    requestedAt = undefined; // timed here; the host's answer only confirms it
+    optimistic = local.item.image;
+    render(local, at, false);
+  }
 }
 
 function label(path: readonly string[], at: number): void {
@@ -542,24 +553,54 @@ function toggleHelp(): void {
 
 // ---------------------------------------------------------------- host messages
 
+/** The last `show` from the host and the full next item it carried. */
+let lastShow: Extract<HostMessage, { type: 'show' }> | undefined;
+let upcoming: QueueItemView | undefined;
+/** The image shown ahead of the host's answer, until that answer comes. */
+let optimistic: string | undefined;
+/** A key pressed on the image shown ahead, acted on once the host has answered. */
+let queuedAction: { image: string; key: string; shift: boolean; at: number } | undefined;
+
 function onShow(message: Extract<HostMessage, { type: 'show' }>): void {
   const receivedAt = performance.now();
   hostAnswered();
+  lastShow = message;
+  upcoming = message.upcoming;
+  const startedAt = requestedAt ?? receivedAt;
+  requestedAt = undefined;
+  const confirming = optimistic !== undefined && optimistic === message.item.image;
+  optimistic = undefined;
+  render(message, startedAt, confirming);
+  const queued = queuedAction;
+  queuedAction = undefined;
+  if (queued && item?.image === queued.image) act(queued.key, queued.shift, queued.at);
+  else if (queued) {
+    const text = `The queue changed before your key reached ${queued.image}; nothing was done. Press it again for what is shown now.`;
+    showNotice('info', text);
+    announce(text);
+  }
+}
+
+/**
+ * Shows an item. `startedAt`: when the key press that asked for it happened (or the message
+ * came); the time from then to the image loaded is reported as `shown`, once per new image.
+ * `confirming`: the host's answer for what is already on screen (no new timing, no announcement).
+ */
+function render(message: Extract<HostMessage, { type: 'show' }>, startedAt: number, confirming: boolean): void {
   const shown = message.item;
   const isNewImage = item?.image !== shown.image;
   item = shown;
   if (isNewImage) selectedAlternative = 0;
   selectedAlternative = Math.min(selectedAlternative, Math.max(0, Math.min(shown.alternatives.length, MAX_ALTERNATIVES) - 1));
 
-  const startedAt = requestedAt ?? receivedAt;
-  requestedAt = undefined;
-  shownPending = { image: shown.image, src: shown.src, startedAt };
+  if (isNewImage) shownPending = { image: shown.image, src: shown.src, startedAt };
   image.hidden = false;
   image.classList.remove('broken');
   image.alt = shown.image;
   const sameImage = image.getAttribute('src') === shown.src;
-  image.src = shown.src; // reassigning the same src reloads it too, so a failed image gets a retry
-  if (sameImage && image.complete && image.naturalWidth > 0) onImageLoad();
+  const loaded = sameImage && image.complete && image.naturalWidth > 0;
+  if (!loaded) image.src = shown.src; // reassigning the same src reloads it, so a failed image gets a retry
+  else onImageLoad();
 
   imageCaption.textContent = shown.image;
   emptyMessage.hidden = true;
@@ -580,6 +621,7 @@ function onShow(message: Extract<HostMessage, { type: 'show' }>): void {
   // A focused action button would turn the next Enter into a click on it, not an accept.
   if (document.activeElement instanceof HTMLElement && actions.contains(document.activeElement)) app.focus();
 
+  if (confirming) return; // not news for a screen reader
   const top = shown.predicted.length > 0 ? joined(shown.predicted.map((l) => l.node)) : 'nothing';
   announce(`Image ${message.index} of ${message.total}: predicted ${top}.`);
 }
@@ -689,6 +731,13 @@ window.addEventListener('message', (event: MessageEvent) => {
       // A notice may be the host's whole answer to an action ("Nothing to undo").
       hostAnswered();
       if (message.level === 'error') retrainFinished();
+      if (optimistic !== undefined && lastShow) {
+        // the action the image was shown ahead for did not happen: back to the one it was about
+        optimistic = undefined;
+        queuedAction = undefined;
+        upcoming = lastShow.upcoming;
+        render(lastShow, performance.now(), true);
+      }
       showNotice(message.level, message.text);
       break;
   }
@@ -733,6 +782,45 @@ function onSearchKey(event: KeyboardEvent): void {
   }
 }
 
+/** The keys that act on the image on screen (queued while that image waits for the host). */
+const ITEM_KEYS = /^(?:[1-9]|Enter|s|u|ArrowLeft|ArrowRight)$/;
+
+/** Runs the action of a key; false when the key has none here. */
+function act(key: string, shift: boolean, at: number): boolean {
+  if (key >= '1' && key <= '9' && key.length === 1) {
+    labelWithAlternative(Number(key) - 1, at);
+    return true;
+  }
+  switch (key) {
+    case 'Enter':
+      accept(shift, at);
+      return true;
+    case '/':
+      focusSearch();
+      return true;
+    case 's':
+      skip(at);
+      return true;
+    case 'u':
+      undo(at);
+      return true;
+    case 'ArrowLeft':
+      navigate('previous', at);
+      return true;
+    case 'ArrowRight':
+      navigate('next', at);
+      return true;
+    case 'r':
+      retrain();
+      return true;
+    case '?':
+      toggleHelp();
+      return true;
+    default:
+      return false;
+  }
+}
+
 document.addEventListener('keydown', (event) => {
   if (event.defaultPrevented || event.isComposing) return;
   if (helpDialog.open) {
@@ -758,39 +846,13 @@ document.addEventListener('keydown', (event) => {
     }
     return;
   }
-  if (key >= '1' && key <= '9' && key.length === 1) {
+  if (ITEM_KEYS.test(key) && awaitingHost && optimistic !== undefined && item?.image === optimistic) {
+    // the image on screen was shown ahead of the host's answer: act on it once that answer comes
     event.preventDefault();
-    labelWithAlternative(Number(key) - 1, at);
+    queuedAction = { image: optimistic, key, shift: event.shiftKey, at };
     return;
   }
-  switch (key) {
-    case 'Enter':
-      accept(event.shiftKey, at);
-      break;
-    case '/':
-      focusSearch();
-      break;
-    case 's':
-      skip(at);
-      break;
-    case 'u':
-      undo(at);
-      break;
-    case 'ArrowLeft':
-      navigate('previous', at);
-      break;
-    case 'ArrowRight':
-      navigate('next', at);
-      break;
-    case 'r':
-      retrain();
-      break;
-    case '?':
-      toggleHelp();
-      break;
-    default:
-      return;
-  }
+  if (!act(key, event.shiftKey, at)) return;
   event.preventDefault();
 });
 

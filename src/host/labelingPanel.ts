@@ -362,7 +362,15 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
       return this.show();
     }
     const next = this.rows[this.index + 1];
-    this.post({ type: 'show', item: this.view(item), index: this.index + 1, total: this.total, next: next ? this.src(next.image) : undefined });
+    const upcoming = next ? this.details.get(next.image) : undefined;
+    this.post({
+      type: 'show',
+      item: this.view(item),
+      index: this.index + 1,
+      total: this.total,
+      next: next ? this.src(next.image) : undefined,
+      upcoming: upcoming ? this.view(upcoming) : undefined,
+    });
   }
 
   private view(item: SessionItem): QueueItemView {
