@@ -473,6 +473,7 @@ function request(message: WebviewMessage, at: number): boolean {
 function hostAnswered(): void {
   awaitingHost = false;
   delete app.dataset.busy; // the UI tests wait for this
+  if (queuedAction) setTimeout(replayQueued, 0); // after the answer is on screen
   clearTimeout(awaitingTimer);
 }
 
@@ -558,7 +559,7 @@ let lastShow: Extract<HostMessage, { type: 'show' }> | undefined;
 let upcoming: QueueItemView | undefined;
 /** The image shown ahead of the host's answer, until that answer comes. */
 let optimistic: string | undefined;
-/** A key pressed on the image shown ahead, acted on once the host has answered. */
+/** A key pressed while the host was busy (often on an image shown ahead), acted on once it has answered. */
 let queuedAction: { image: string; key: string; shift: boolean; at: number } | undefined;
 
 function onShow(message: Extract<HostMessage, { type: 'show' }>): void {
@@ -571,10 +572,18 @@ function onShow(message: Extract<HostMessage, { type: 'show' }>): void {
   const confirming = optimistic !== undefined && optimistic === message.item.image;
   optimistic = undefined;
   render(message, startedAt, confirming);
+}
+
+/** Acts on the key pressed while the host was busy, if its image is still the one on screen. */
+function replayQueued(): void {
   const queued = queuedAction;
   queuedAction = undefined;
-  if (queued && item?.image === queued.image) act(queued.key, queued.shift, queued.at);
-  else if (queued) {
+  if (!queued || awaitingHost) {
+    queuedAction = queued;
+    return;
+  }
+  if (item?.image === queued.image) act(queued.key, queued.shift, queued.at);
+  else {
     const text = `The queue changed before your key reached ${queued.image}; nothing was done. Press it again for what is shown now.`;
     showNotice('info', text);
     announce(text);
@@ -734,7 +743,6 @@ window.addEventListener('message', (event: MessageEvent) => {
       if (optimistic !== undefined && lastShow) {
         // the action the image was shown ahead for did not happen: back to the one it was about
         optimistic = undefined;
-        queuedAction = undefined;
         upcoming = lastShow.upcoming;
         render(lastShow, performance.now(), true);
       }
@@ -846,10 +854,10 @@ document.addEventListener('keydown', (event) => {
     }
     return;
   }
-  if (ITEM_KEYS.test(key) && awaitingHost && optimistic !== undefined && item?.image === optimistic) {
-    // the image on screen was shown ahead of the host's answer: act on it once that answer comes
+  if (ITEM_KEYS.test(key) && awaitingHost && item) {
+    // the host has not answered the last action yet: act on the image on screen once it has
     event.preventDefault();
-    queuedAction = { image: optimistic, key, shift: event.shiftKey, at };
+    queuedAction = { image: item.image, key, shift: event.shiftKey, at };
     return;
   }
   if (!act(key, event.shiftKey, at)) return;

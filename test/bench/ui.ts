@@ -1,8 +1,9 @@
 /**
  * The labelling panel's latency in real VS Code (`npm run bench -- --suite ui`): runs the
  * Playwright UI tests (code-server + Chromium, the harness `npm test` installs under .e2e/), whose
- * labelling test presses Enter eight times at a curator's pace (each once the host has answered
- * the one before) and four times in a burst; the webview times each Enter to the next image loaded. Skipped, saying so, when the harness is not installed.
+ * labelling test presses Enter six times at a curator's pace (each once the host has answered the
+ * one before) and three times in a burst; the webview times each Enter to the next image loaded.
+ * Skipped, saying so, when the harness is not installed.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
