@@ -63,6 +63,31 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
     sink: (session: () => SessionClient | undefined) => LabelSink,
   ) {
     this.sink = sink(() => this.session);
+    this.configWatch = vscode.workspace.onDidChangeConfiguration((e) => {
+      if (this.session && (e.affectsConfiguration('taxon.queue.strategy') || e.affectsConfiguration('taxon.queue.levelWeights') || e.affectsConfiguration('taxon.queue.hybridSwitchLabelsPerLeaf') || e.affectsConfiguration('taxon.queue.hybridMeasure') || e.affectsConfiguration('taxon.queue.hybridCandidates'))) {
+        void this.applyQueueSettings();
+      }
+    });
+  }
+
+  private readonly configWatch: vscode.Disposable;
+
+  /** Re-ranks the open queue after its settings changed. */
+  private async applyQueueSettings(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const { strategy, selection } = queueSettings(vscode.workspace.getConfiguration('taxon'));
+    try {
+      await session.request({ type: 'strategy', strategy, selection }, 'ok');
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Taxon: the queue keeps its order: ${(err as Error).message}`);
+      return;
+    }
+    this.details.clear();
+    this.index = 0;
+    await this.refreshQueue();
+    await this.show();
+    void vscode.window.setStatusBarMessage(`Taxon: queue re-ranked by ${strategy}`, 5000);
   }
 
   // ---- the queue view ------------------------------------------------------------------
@@ -405,6 +430,7 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
 
   dispose(): void {
     this.close();
+    this.configWatch.dispose();
     this.treeChanged.dispose();
   }
 }

@@ -24,7 +24,9 @@ export type SessionRequest =
   /** The text edits that put a label into `text` (the label file's content in an open editor). */
   | { id: number; type: 'edits'; file: string; text: string; image: string; path: string[] | null }
   /** Write every confirmed change still pending to the label file. */
-  | { id: number; type: 'flush' };
+  | { id: number; type: 'flush' }
+  /** Re-rank the queue by another strategy or other options (settings changed). */
+  | { id: number; type: 'strategy'; strategy: StrategyName; selection?: SelectionOptions };
 
 export type SessionReply =
   | { id: number; type: 'opened'; trained: boolean; unlabelled: number }

@@ -22,6 +22,9 @@ function handle(req: SessionRequest): SessionReply {
     return node;
   };
   switch (req.type) {
+    case 'strategy':
+      session.setStrategy(req.strategy, req.selection);
+      return { id: req.id, type: 'ok' };
     case 'queue': {
       const all = session.queue(req.under ? nodeOf(req.under) : undefined);
       const entries = all.slice(0, req.limit).map((e) => ({ image: e.image, score: e.score, predicted: path(session!.details(e.image)!.predicted.at(-1)?.node ?? ROOT) }));

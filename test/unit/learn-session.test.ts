@@ -76,3 +76,19 @@ test('a label leaves the queue at once, and a retrain re-ranks what is left by t
   // margin's order: scores descending
   for (let i = 1; i < after.length; i++) assert.ok(after[i - 1].score >= after[i].score, `queue position ${i} is in score order`);
 });
+
+test('a changed strategy re-ranks the open queue; a bad one leaves it as it was', async () => {
+  const { target, paths } = await shop();
+  const { session } = await LabelingSession.open(target, { ...paths, strategy: 'margin' });
+  const margin = session.queue().map((e) => e.image);
+  const { session: fresh } = await LabelingSession.open(target, { ...paths, strategy: 'least-confidence' });
+  session.setStrategy('least-confidence');
+  assert.equal(session.strategy, 'least-confidence');
+  assert.deepEqual(session.queue().map((e) => e.image), fresh.queue().map((e) => e.image));
+  session.setStrategy('margin');
+  assert.deepEqual(session.queue().map((e) => e.image), margin);
+  assert.throws(() => session.setStrategy('loudest' as StrategyName), /unknown queue strategy "loudest"/);
+  assert.throws(() => session.setStrategy('hybrid', { hybridSwitchLabelsPerLeaf: 0, hybridMeasure: 'loudness' as 'margin' }), /unknown uncertainty measure/);
+  assert.equal(session.strategy, 'margin');
+  assert.deepEqual(session.queue().map((e) => e.image), margin);
+});

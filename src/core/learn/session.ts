@@ -56,6 +56,11 @@ export interface SessionOptions extends LearningPaths {
   batch?: number;
 }
 
+function checkedStrategy(strategy: string): StrategyName {
+  if (!STRATEGIES.some((s) => s.name === strategy)) throw new Error(`unknown queue strategy ${JSON.stringify(strategy)} (setting taxon.queue.strategy); it is one of ${STRATEGIES.map((s) => s.name).join(', ')}`);
+  return strategy as StrategyName;
+}
+
 /** A retrained head is recomputed for a row that reaches it with at least this probability (later, if it gets there). */
 const REACH = 1e-3;
 
@@ -90,18 +95,16 @@ export class LabelingSession {
   /** Probability mass the row's heads have moved since its prediction was last decoded. */
   private readonly drift: Float64Array;
   private geometryCache?: Features;
-  readonly strategy: StrategyName;
+  private currentStrategy: StrategyName;
 
   private constructor(
     readonly ds: Dataset,
     private readonly data: LabelledEmbeddings,
     readonly model: TaxonModel,
     private readonly mode: InferenceMode,
-    private readonly options: SessionOptions = {},
+    private options: SessionOptions = {},
   ) {
-    const strategy = options.strategy ?? DEFAULT_STRATEGY;
-    if (!STRATEGIES.some((s) => s.name === strategy)) throw new Error(`unknown queue strategy ${JSON.stringify(strategy)} (setting taxon.queue.strategy); it is one of ${STRATEGIES.map((s) => s.name).join(', ')}`);
-    this.strategy = strategy;
+    this.currentStrategy = checkedStrategy(options.strategy ?? DEFAULT_STRATEGY);
     this.X = model.prepare(data.raw, data.images);
     data.images.forEach((image, row) => this.rowOf.set(image, row));
     this.levels = levelStructure(ds.taxonomy);
@@ -140,6 +143,25 @@ export class LabelingSession {
       trained = true;
     }
     return { session: new LabelingSession(ds, data, model, options.inference ?? 'bottomup', options), trained };
+  }
+
+  get strategy(): StrategyName {
+    return this.currentStrategy;
+  }
+
+  /** Orders the queue by another strategy (or the same with other options) from now on. */
+  setStrategy(strategy: StrategyName, selection?: SelectionOptions): void {
+    const previous = { strategy: this.currentStrategy, options: this.options };
+    this.currentStrategy = checkedStrategy(strategy);
+    this.options = { ...this.options, strategy, selection };
+    try {
+      this.rank();
+    } catch (err) {
+      // a bad option (say, an unknown measure) leaves the queue as it was
+      this.currentStrategy = previous.strategy;
+      this.options = previous.options;
+      throw err;
+    }
   }
 
   get taxonomy(): Taxonomy {
@@ -242,7 +264,7 @@ export class LabelingSession {
       if (ls.length) labelled.push(row);
       else if (!this.skipped.has(row)) candidates.push(row);
     });
-    const info = STRATEGIES.find((s) => s.name === this.strategy)!;
+    const info = STRATEGIES.find((s) => s.name === this.currentStrategy)!;
     const ctx: SelectionContext = {
       taxonomy: this.taxonomy,
       candidates,
@@ -253,9 +275,9 @@ export class LabelingSession {
       clusters: this.clusters,
       levels: this.levels,
     };
-    const scores = scoreItems(this.strategy, ctx, seededRandom(1));
+    const scores = scoreItems(this.currentStrategy, ctx, seededRandom(1));
     candidates.forEach((row, i) => (this.scores[row] = scores[i]));
-    const first = selectBatch(this.strategy, ctx, Math.min(this.options.batch ?? 50, candidates.length), seededRandom(1));
+    const first = selectBatch(this.currentStrategy, ctx, Math.min(this.options.batch ?? 50, candidates.length), seededRandom(1));
     const inFirst = new Set(first);
     const images = this.data.images;
     const rest = candidates.filter((r) => !inFirst.has(r)).sort((a, b) => this.scores[b] - this.scores[a] || (images[a] < images[b] ? -1 : images[a] > images[b] ? 1 : 0));
