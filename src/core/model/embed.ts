@@ -262,7 +262,7 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
   let worker: InferenceWorker | undefined;
   let starting: Promise<InferenceWorker> | undefined;
   const startWorker = (): Promise<InferenceWorker> =>
-    (starting ??= InferenceWorker.start(modelPath, threads, batchSize, options.workerFile ?? defaultWorkerFile()).then((w) => {
+    (starting ??= InferenceWorker.start(modelPath, threads, Math.min(batchSize, options.images.length), options.workerFile ?? defaultWorkerFile()).then((w) => {
       worker = w;
       rememberModel(cacheDir, w.spec);
       return w;
