@@ -72,6 +72,15 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
 
   private readonly configWatch: vscode.Disposable;
 
+  /** The strategy the open session ranks by. */
+  private strategy: StrategyName | undefined;
+
+  private postInit(): void {
+    const summary = this.entry!.summary!;
+    const paths = summary.nodes.map((_, id) => pathOf(summary, id));
+    this.post({ type: 'init', paths, datasetName: datasetName(this.entry!.target), strategy: this.strategy ?? '', keys: KEYS });
+  }
+
   /** Re-ranks the open queue after its settings changed. */
   private async applyQueueSettings(): Promise<void> {
     const session = this.session;
@@ -83,9 +92,11 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
       void vscode.window.showErrorMessage(`Taxon: the queue keeps its order: ${(err as Error).message}`);
       return;
     }
+    this.strategy = strategy;
     this.details.clear();
     this.index = 0;
     await this.refreshQueue();
+    if (this.panel) this.postInit();
     await this.show();
     void vscode.window.setStatusBarMessage(`Taxon: queue re-ranked by ${strategy}`, 5000);
   }
@@ -181,6 +192,7 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
       );
       this.session = session;
       this.entry = entry;
+      this.strategy = opened.strategy;
       if (opened.trained) void vscode.window.setStatusBarMessage('Taxon: trained the classifiers for the queue', 5000);
       await this.refreshQueue();
       return true;
@@ -266,14 +278,10 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
 
   private async onMessage(m: WebviewMessage): Promise<void> {
     switch (m.type) {
-      case 'ready': {
-        const summary = this.entry!.summary!;
-        const paths = summary.nodes.map((_, id) => pathOf(summary, id));
-        const strategy = 'multilevel-entropy'; // the session ranks by multi-level entropy (src/core/learn/session.ts)
-        this.post({ type: 'init', paths, datasetName: datasetName(this.entry!.target), strategy, keys: KEYS });
+      case 'ready':
+        this.postInit();
         await this.show();
         return;
-      }
       case 'accept': {
         const item = this.details.get(m.image);
         if (!item || item.predicted.length === 0) {

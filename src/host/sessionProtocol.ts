@@ -29,7 +29,7 @@ export type SessionRequest =
   | { id: number; type: 'strategy'; strategy: StrategyName; selection?: SelectionOptions };
 
 export type SessionReply =
-  | { id: number; type: 'opened'; trained: boolean; unlabelled: number }
+  | { id: number; type: 'opened'; trained: boolean; unlabelled: number; strategy: StrategyName }
   | { id: number; type: 'queue'; entries: Array<{ image: string; score: number; predicted: string[] }>; total: number }
   | { id: number; type: 'details'; items: SessionItem[] }
   | { id: number; type: 'labelled'; touched: number; pending: number }

@@ -86,7 +86,7 @@ parentPort?.on('message', (req: SessionRequest) => {
         session = s;
         writer = new LabelWriter(ds, { stateDir: req.cacheDir });
         writer.recover();
-        post({ id: req.id, type: 'opened', trained, unlabelled: s.queue().length });
+        post({ id: req.id, type: 'opened', trained, unlabelled: s.queue().length, strategy: s.strategy });
       } else post(handle(req));
     } catch (err) {
       post({ id: req.id, type: 'error', message: err instanceof Error ? err.message : String(err) });

@@ -48,6 +48,8 @@ export async function labelThreeImagesWithTheKeyboard(ctx) {
   const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
   const image = frame.locator('img').first();
   await image.waitFor({ timeout: 90000 });
+  const strategy = (await frame.locator('vscode-badge[title="Queue strategy"]').textContent())?.trim();
+  if (strategy !== 'hybrid') throw new Error(`the panel names the queue strategy ${JSON.stringify(strategy)}, not the default "hybrid"`);
   const queueRows = page.locator('.part.sidebar [role="treeitem"]', { hasText: 'JPEG' });
   await queueRows.first().waitFor({ timeout: 30000 });
   const queueBefore = await queueRows.allTextContents();
