@@ -189,72 +189,67 @@ export class LabelingSession {
    * visits every row, but it computes a handful of small heads, not the whole model.
    */
   private refreshHeads(lcpn: NonNullable<TaxonModel['lcpn']>): void {
-    const heads = lcpn.topDown();
-    const H = heads.length;
-    const t = this.taxonomy;
-    const N = this.marginals.nodes;
-    const reach = new Float64Array(N + 1); // index node + 1, slot 0 for ROOT
-    const before = new Float64Array(N);
+    const scratch = { reach: new Float64Array(this.marginals.nodes + 1), before: new Float64Array(this.marginals.nodes) };
     for (let row = 0; row < this.predictions.length; row++) {
       // the queue's rows only: a labelled or skipped row catches up when it is looked at (`fresh`)
       if (this.data.labels[row].length > 0 || this.skipped.has(row)) continue;
-      const cond = this.cond[row];
-      const stop = this.stop[row];
-      const seen = row * H;
-      let moved = this.drift[row];
-      let recomputed = false;
-      reach[0] = 1;
-      for (let h = 0; h < H; h++) {
-        const p = heads[h];
-        const r = reach[p + 1];
-        const kids = t.childrenOf(p);
-        if (this.rowHeadVersion[seen + h] !== this.headVersion[h] && (r > REACH || p === ROOT)) {
-          for (const c of kids) before[c] = cond[c];
-          const stopped = stop[p + 1];
-          lcpn.headConditionals(this.X, row, p, cond, stop);
-          this.rowHeadVersion[seen + h] = this.headVersion[h];
-          // the probability mass this head's new output moves below it
-          let delta = stop[p + 1] !== stopped ? 1 : 0;
-          for (const c of kids) delta = Math.max(delta, Math.abs(cond[c] - before[c]));
-          moved += r * delta;
-          recomputed = true;
-        }
-        for (const c of kids) reach[c + 1] = r * cond[c];
-      }
-      if (!recomputed) continue;
       // A retrain moves most rows' outputs by a hair: their prediction is decoded again only once
       // the mass moved since their last decoding adds up to something a ranking can see.
-      if (moved < REDECODE_MASS) {
-        this.drift[row] = moved;
-        continue;
-      }
-      this.drift[row] = 0;
-      const fresh = this.model.decoder.decode(cond, stop, this.mode);
-      this.predictions[row] = fresh;
-      this.marginals.data.set(fresh.marginals, row * N);
+      this.refreshRow(lcpn, row, REACH, REDECODE_MASS, scratch);
     }
   }
+
+  /**
+   * One row: recomputes, top-down, the stale heads it reaches with more than `minReach`, and
+   * decodes its prediction again once `redecode` probability mass has moved since the last time
+   * (the rest is kept in `drift`).
+   */
+  private refreshRow(lcpn: NonNullable<TaxonModel['lcpn']>, row: number, minReach: number, redecode: number, scratch: { reach: Float64Array; before: Float64Array }): void {
+    const heads = lcpn.topDown();
+    const t = this.taxonomy;
+    const { reach, before } = scratch; // reach: index node + 1, slot 0 for ROOT
+    const cond = this.cond[row];
+    const stop = this.stop[row];
+    const seen = row * heads.length;
+    let moved = this.drift[row];
+    let recomputed = false;
+    reach[0] = 1;
+    for (let h = 0; h < heads.length; h++) {
+      const p = heads[h];
+      const r = reach[p + 1];
+      const kids = t.childrenOf(p);
+      if (this.rowHeadVersion[seen + h] !== this.headVersion[h] && (r > minReach || p === ROOT)) {
+        for (const c of kids) before[c] = cond[c];
+        const stopped = stop[p + 1];
+        lcpn.headConditionals(this.X, row, p, cond, stop);
+        this.rowHeadVersion[seen + h] = this.headVersion[h];
+        // the probability mass this head's new output moves below it
+        let delta = stop[p + 1] !== stopped ? 1 : 0;
+        for (const c of kids) delta = Math.max(delta, Math.abs(cond[c] - before[c]));
+        moved += r * delta;
+        recomputed = true;
+      }
+      for (const c of kids) reach[c + 1] = r * cond[c];
+    }
+    if (!recomputed && moved === 0) return;
+    if (moved < redecode) {
+      this.drift[row] = moved;
+      return;
+    }
+    this.drift[row] = 0;
+    const fresh = this.model.decoder.decode(cond, stop, this.mode);
+    this.predictions[row] = fresh;
+    this.marginals.data.set(fresh.marginals, row * this.marginals.nodes);
+  }
+
 
   /** A row's prediction with every retrained head applied (labelled and skipped rows are not kept up to date on every retrain). */
   private fresh(row: number): Prediction {
     const lcpn = this.model.lcpn;
-    if (!lcpn) return this.predictions[row];
-    const heads = lcpn.topDown();
-    const seen = row * heads.length;
-    let stale = this.drift[row] > 0;
-    for (let h = 0; h < heads.length; h++) {
-      if (this.rowHeadVersion[seen + h] === this.headVersion[h]) continue;
-      lcpn.headConditionals(this.X, row, heads[h], this.cond[row], this.stop[row]);
-      this.rowHeadVersion[seen + h] = this.headVersion[h];
-      stale = true;
-    }
-    if (stale) {
-      this.drift[row] = 0;
-      this.predictions[row] = this.model.decoder.decode(this.cond[row], this.stop[row], this.mode);
-      this.marginals.data.set(this.predictions[row].marginals, row * this.marginals.nodes);
-    }
+    if (lcpn) this.refreshRow(lcpn, row, -1, 0, { reach: new Float64Array(this.marginals.nodes + 1), before: new Float64Array(this.marginals.nodes) });
     return this.predictions[row];
   }
+
 
   /** Orders the unlabelled, not skipped rows by the strategy. */
   private rank(): void {
