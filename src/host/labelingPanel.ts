@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { InferenceMode } from '../core/learn/inference';
-import type { SelectionOptions, StrategyName } from '../core/learn/selection';
+import { QUEUE_SETTINGS, type SelectionOptions, type StrategyName } from '../core/learn/selection';
 import { parseWebviewMessage, type HostMessage, type KeyHelp, type QueueItemView, type WebviewMessage } from '../protocol';
 import type { DatasetEntry, Datasets } from './datasets';
 import { SessionClient } from './sessionClient';
@@ -64,7 +64,7 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
   ) {
     this.sink = sink(() => this.session);
     this.configWatch = vscode.workspace.onDidChangeConfiguration((e) => {
-      if (this.session && (e.affectsConfiguration('taxon.queue.strategy') || e.affectsConfiguration('taxon.queue.levelWeights') || e.affectsConfiguration('taxon.queue.hybridSwitchLabelsPerLeaf') || e.affectsConfiguration('taxon.queue.hybridMeasure') || e.affectsConfiguration('taxon.queue.hybridCandidates'))) {
+      if (this.session && Object.values(QUEUE_SETTINGS).some((key) => e.affectsConfiguration(key))) {
         void this.applyQueueSettings();
       }
     });

@@ -257,7 +257,9 @@ export async function embedImages(options: EmbedOptions): Promise<EmbedResult> {
   // The model opens (and is checked) before any image is read, unless the cache already holds
   // embeddings of this very model file: then it opens only if an image turns out to be new, so a
   // run served from the cache loads no model at all.
-  const sha256 = modelFileSha256(modelPath);
+  // (the model file is hashed here only when the cache has such records: otherwise the worker's
+  // opening, which hashes it anyway, comes first)
+  const sha256 = fs.existsSync(path.join(cacheDir, 'models')) ? modelFileSha256(modelPath) : undefined;
   const known = sha256 === undefined ? undefined : knownModel(cacheDir, sha256);
   let worker: InferenceWorker | undefined;
   let starting: Promise<InferenceWorker> | undefined;
