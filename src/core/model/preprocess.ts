@@ -24,7 +24,7 @@ let sharpModule: Sharp | undefined;
  * libvips thread per image: the pipeline decodes one image at a time beside onnxruntime's threads,
  * and more threads per (small) image only add contention on a machine with few cores.
  */
-function sharp(): Sharp {
+export function sharp(): Sharp {
   if (!sharpModule) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     sharpModule = require('sharp') as Sharp;
@@ -151,7 +151,7 @@ export function upscaleCover(rgb: Uint8Array, w: number, h: number, size: number
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-async function explainDecodeFailure(bytes: Uint8Array, err: unknown, limit: number): Promise<string> {
+export async function explainDecodeFailure(bytes: Uint8Array, err: unknown, limit: number): Promise<string> {
   const message = (err instanceof Error ? err.message : String(err)).split('\n')[0].trim();
   if (/pixel limit/i.test(message)) {
     let size = '';
