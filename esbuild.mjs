@@ -23,6 +23,7 @@ const builds = [
       embedWorker: 'src/host/embedWorker.ts',
       learnWorker: 'src/host/learnWorker.ts',
       sessionWorker: 'src/host/sessionWorker.ts',
+      galleryWorker: 'src/host/galleryWorker.ts',
       inferenceWorker: 'src/core/model/inferenceWorker.ts',
     },
     outdir: 'dist',

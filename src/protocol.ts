@@ -1,7 +1,7 @@
 /**
- * Every message between the extension host and the labelling webview, as discriminated unions.
- * Both bundles import this file; the host validates what the webview sends (`parseWebviewMessage`)
- * because a webview is untrusted input like any other.
+ * Every message between the extension host and the labelling and gallery webviews, as
+ * discriminated unions. Both bundles import this file; the host validates what a webview sends
+ * (`parseWebviewMessage`, `parseGalleryMessage`) because a webview is untrusted input like any other.
  */
 
 /** One level of a prediction: the node chosen at that depth and its marginal probability. */
@@ -101,4 +101,103 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
 
 function isPath(p: unknown): p is string[] {
   return Array.isArray(p) && p.length > 0 && p.length <= MAX_PATH_DEPTH && p.every((s) => typeof s === 'string' && s.length > 0 && s.length < 1024);
+}
+
+// ---------------------------------------------------------------- the node gallery
+
+export const GALLERY_FILTER_NAMES = ['all', 'labelled', 'predicted', 'disagreeing', 'suspicious', 'duplicates'] as const;
+export type GalleryFilterName = (typeof GALLERY_FILTER_NAMES)[number];
+export const GALLERY_SORT_NAMES = ['file', 'name', 'confidence-asc', 'confidence-desc', 'suspicion'] as const;
+export type GallerySortName = (typeof GALLERY_SORT_NAMES)[number];
+
+/** One image of the gallery. Paths are node names joined with ` > `. */
+export interface GalleryTile {
+  /** Position in the current list. */
+  index: number;
+  /** Dataset-relative image path. */
+  image: string;
+  labels: string[];
+  predicted?: string;
+  confidence?: number;
+  disagrees?: boolean;
+  suspect?: { suggested: string; score: number };
+  duplicate?: { other: string; similarity: number; identical: boolean };
+  /** The thumbnail as a data: URL, once made. */
+  thumb?: string;
+  /** Why the image has no thumbnail (corrupt, missing, outside the root…), naming it. */
+  error?: string;
+}
+
+/** A thumbnail made after its tile was sent. */
+export interface GalleryThumb {
+  index: number;
+  thumb?: string;
+  error?: string;
+}
+
+export type GalleryHostMessage =
+  | { type: 'init'; datasetName: string; title: string; paths: string[][]; keys: KeyHelp[] }
+  /** A new list (first open, another filter or order, or the labels changed): `version` tags its indices. */
+  | {
+      type: 'list';
+      version: number;
+      total: number;
+      filter: GalleryFilterName;
+      sort: GallerySortName;
+      counts: Record<GalleryFilterName, number>;
+      /** Why the filter or order cannot apply (e.g. no audit has run yet). */
+      unavailable?: string;
+      /** Keep the scroll position and focus (the same list after a label change). */
+      keepPosition?: boolean;
+    }
+  | { type: 'tiles'; version: number; start: number; tiles: GalleryTile[] }
+  | { type: 'thumbs'; version: number; thumbs: GalleryThumb[] }
+  | { type: 'moved'; count: number; path: string[] | null; undo: boolean; text: string }
+  | { type: 'notice'; level: 'info' | 'warning' | 'error'; text: string };
+
+export type GalleryWebviewMessage =
+  | { type: 'ready' }
+  | { type: 'view'; filter: GalleryFilterName; sort: GallerySortName }
+  /** The tiles [start, start + count) of list `version`. */
+  | { type: 'tiles'; version: number; start: number; count: number }
+  /** Move the selected tiles (index ranges [start, end) of list `version`) to a path. */
+  | { type: 'move'; version: number; ranges: Array<[number, number]>; path: string[] }
+  | { type: 'undo' }
+  /** Open tile `index` of list `version` in the labelling panel. */
+  | { type: 'open'; version: number; index: number };
+
+const MAX_TILES_PER_REQUEST = 1000;
+const MAX_RANGES = 100_000;
+
+/** Validates a message from the gallery webview; undefined when its shape is wrong. */
+export function parseGalleryMessage(raw: unknown): GalleryWebviewMessage | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const m = raw as Record<string, unknown>;
+  const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 31;
+  switch (m.type) {
+    case 'ready':
+    case 'undo':
+      return { type: m.type };
+    case 'view':
+      return (GALLERY_FILTER_NAMES as readonly unknown[]).includes(m.filter) && (GALLERY_SORT_NAMES as readonly unknown[]).includes(m.sort)
+        ? { type: 'view', filter: m.filter as GalleryFilterName, sort: m.sort as GallerySortName }
+        : undefined;
+    case 'tiles':
+      return isIndex(m.version) && isIndex(m.start) && isIndex(m.count) && m.count > 0 && m.count <= MAX_TILES_PER_REQUEST
+        ? { type: 'tiles', version: m.version, start: m.start, count: m.count }
+        : undefined;
+    case 'move': {
+      const ranges = m.ranges;
+      const okRanges =
+        Array.isArray(ranges) &&
+        ranges.length > 0 &&
+        ranges.length <= MAX_RANGES &&
+        ranges.every((r) => Array.isArray(r) && r.length === 2 && isIndex(r[0]) && isIndex(r[1]) && r[0] < r[1]);
+      return isIndex(m.version) && okRanges && isPath(m.path) ? { type: 'move', version: m.version, ranges: ranges as Array<[number, number]>, path: m.path } : undefined;
+    }
+    case 'open':
+      return isIndex(m.version) && isIndex(m.index) ? { type: 'open', version: m.version, index: m.index } : undefined;
+    default:
+      return undefined;
+  }
 }

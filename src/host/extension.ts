@@ -5,6 +5,7 @@
 
 import * as vscode from 'vscode';
 import { Datasets } from './datasets';
+import { NodeGallery } from './gallery';
 import { InferenceRunner } from './inference';
 import { Inspector } from './inspector';
 import { LabelingController } from './labelingPanel';
@@ -20,6 +21,7 @@ export interface TaxonApi {
   inference: InferenceRunner;
   learning: LearningCommands;
   labeling: LabelingController;
+  gallery: NodeGallery;
   extensionPath: string;
   /** Resolves when the first discovery and inspection of the workspace has finished. */
   ready: Promise<void>;
@@ -36,7 +38,8 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
   const learning = new LearningCommands(context.extensionPath, datasets);
   const labeling = new LabelingController(context.extensionUri, datasets, fileLabelSink);
   const queueView = vscode.window.createTreeView('taxon.queue', { treeDataProvider: labeling });
-  context.subscriptions.push(inspector, datasets, tree, view, inference, learning, labeling, queueView);
+  const gallery = new NodeGallery(context.extensionUri, datasets, labeling);
+  context.subscriptions.push(inspector, datasets, tree, view, inference, learning, labeling, queueView, gallery);
 
   context.subscriptions.push(
     vscode.languages.registerCodeActionsProvider(
@@ -77,6 +80,7 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
     vscode.commands.registerCommand('taxon.openLabeling', (arg?: string | TaxonomyElement) =>
       labeling.open(typeof arg === 'string' ? { image: arg } : arg?.kind === 'dataset' ? { target: arg.target } : {}),
     ),
+    vscode.commands.registerCommand('taxon.showImages', (element?: TaxonomyElement) => gallery.show(element?.kind ? element : undefined)),
     vscode.commands.registerCommand('taxon.retrainAffected', () => labeling.retrain()),
     vscode.commands.registerCommand('taxon.filterQueue', () => labeling.filterByNode()),
     vscode.commands.registerCommand('taxon.refreshQueue', () => labeling.refreshQueue()),
@@ -94,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
       for (const doc of vscode.workspace.textDocuments) revalidate(doc);
       return datasets.idle();
     });
-  return { datasets, tree, view, inference, learning, labeling, extensionPath: context.extensionPath, ready };
+  return { datasets, tree, view, inference, learning, labeling, gallery, extensionPath: context.extensionPath, ready };
 }
 
 export function deactivate(): void {}

@@ -145,6 +145,7 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
     if (image) {
       const i = this.rows.findIndex((r) => r.image === image);
       if (i >= 0) this.index = i;
+      else if (!(await this.insertImage(image))) return;
     }
     if (this.panel) {
       this.panel.reveal(vscode.ViewColumn.Active);
@@ -152,6 +153,21 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
       return;
     }
     this.panel = this.createPanel();
+  }
+
+  /** Puts an image that is not in the queue (a labelled one, opened from the gallery) at the current position. */
+  private async insertImage(image: string): Promise<boolean> {
+    const d = await this.session!.request({ type: 'details', images: [image] }, 'details');
+    const item = d.items[0];
+    if (!item) {
+      void vscode.window.showWarningMessage(`Taxon: ${image} is not in the labelling session (it has no cached embedding yet, or it is not an item of this dataset).`);
+      return false;
+    }
+    this.details.set(image, item);
+    this.rows.splice(this.index, 0, { image, score: item.score, predicted: item.predicted.at(-1)?.path ?? [] });
+    this.total++;
+    this.treeChanged.fire(undefined);
+    return true;
   }
 
   private async pickDataset(): Promise<DatasetEntry | undefined> {
