@@ -81,7 +81,6 @@ const title = h('h1', { class: 'title' }, 'Images');
 const datasetBadge = document.createElement('vscode-badge');
 datasetBadge.title = 'Dataset';
 const countText = h('span', { class: 'count', 'aria-live': 'polite' });
-const header = h('header', { class: 'bar' }, h('div', { class: 'heading' }, title, datasetBadge), countText);
 
 const filterButtons = new Map<GalleryFilterName, { button: VscodeButton; badge: HTMLElement }>();
 const filterGroup = h('div', { class: 'filters', role: 'group', 'aria-label': 'Show' });
@@ -118,18 +117,13 @@ helpButton.iconOnly = true;
 helpButton.secondary = true;
 helpButton.title = 'Keyboard shortcuts (?)';
 helpButton.setAttribute('aria-label', 'Keyboard shortcuts');
-const toolbar = h(
-  'div',
-  { class: 'toolbar', role: 'toolbar', 'aria-label': 'Gallery' },
-  filterGroup,
-  sortLabel,
-  h('span', { class: 'spacer' }),
-  selectionText,
-  moveButton,
-  openButton,
-  undoButton,
-  helpButton,
+const header = h(
+  'header',
+  { class: 'bar' },
+  h('div', { class: 'heading' }, title, datasetBadge, countText),
+  h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Actions on the selected images' }, selectionText, moveButton, openButton, undoButton, helpButton),
 );
+const toolbar = h('div', { class: 'toolbar' }, filterGroup, sortLabel);
 
 const statusNotice = h('div', { class: 'notices', role: 'status', 'aria-live': 'polite' });
 const alertNotice = h('div', { class: 'notices', role: 'alert' });

@@ -71,7 +71,9 @@ async function predictionsFor(req: OpenRequest, ds: Dataset): Promise<GalleryPre
     const data = await labelledEmbeddings(req.target, paths, ds);
     return predictItems(model, data, req.inference);
   } catch (err) {
-    return { unavailable: `No predictions: ${(err as Error).message}. Run Taxon: Train Classifiers first.` };
+    const message = (err as Error).message;
+    if (/has no trained classifiers/.test(message)) return { unavailable: `No predictions: ${path.basename(req.target)} has no trained classifiers yet. Run Taxon: Train Classifiers first.` };
+    return { unavailable: `No predictions: ${message}.` };
   }
 }
 
@@ -101,7 +103,12 @@ function select(node: string[] | null, filter: GalleryFilter, sort: GallerySort)
   let id = ROOT;
   if (node) {
     const found = ds.taxonomy.find(node);
-    if (found === undefined) throw new Error(`'${node.join(' > ')}' is no longer a node of ${path.basename(loaded!.file)}`);
+    if (found === undefined) {
+      // a CSV or JSONL taxonomy is made of the paths in use: a node whose last image moved away is gone
+      list = { version: nextVersion++, items: new Int32Array(0), node, filter, sort };
+      const counts = { all: 0, labelled: 0, predicted: 0, disagreeing: 0, suspicious: 0, duplicates: 0 };
+      return { version: list.version, total: 0, filter, sort, counts, unavailable: `No images at or under ${node.join(' > ')}: ${path.basename(loaded!.file)} no longer has that node.` };
+    }
     id = found;
   }
   const s = gallery.select(id, filter, sort);
@@ -140,7 +147,9 @@ function thumbView(t: Thumbnail): { thumb?: string; error?: string } {
 }
 
 function tiles(version: number, start: number, count: number): GalleryTile[] {
-  const items = checkVersion(version);
+  // a page asked for just before the list changed: the webview has already moved on
+  if (list?.version !== version) return [];
+  const items = list.items;
   const { gallery, cache } = loaded!;
   const out: GalleryTile[] = [];
   const wanted: typeof jobs = [];
