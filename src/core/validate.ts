@@ -2,11 +2,11 @@
  * Dataset-level consistency checks shared by every format. Format-specific problems (syntax,
  * unknown labels, bad parents, groups) are found by the readers and arrive in `ds.diagnostics`.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset, Item } from './dataset';
 import { type Diagnostic, type QuickFix, type Range, START_OF_FILE } from './diagnostics';
+import { identicalFileGroups } from './identical';
 import { describeContainmentProblem, RootContainment } from './paths';
 import { ROOT, type Taxonomy } from './taxonomy';
 
@@ -158,40 +158,13 @@ function duplicateSiblings(ds: Dataset): Diagnostic[] {
   return out;
 }
 
-/** Byte-identical images with different labels: only files of equal size are hashed. */
+/** Byte-identical images with different labels. */
 function identicalImages(ds: Dataset, files: Array<{ item: Item; absolute: string }>): Diagnostic[] {
-  const bySize = new Map<number, Array<{ item: Item; absolute: string }>>();
-  for (const f of files) {
-    let size: number;
-    try {
-      size = fs.statSync(f.absolute).size;
-    } catch {
-      continue;
-    }
-    const group = bySize.get(size);
-    if (group) group.push(f);
-    else bySize.set(size, [f]);
-  }
-  const byHash = new Map<string, Array<{ item: Item; absolute: string }>>();
-  for (const group of bySize.values()) {
-    if (group.length < 2) continue;
-    for (const f of group) {
-      let hash: string;
-      try {
-        hash = crypto.createHash('sha256').update(fs.readFileSync(f.absolute)).digest('hex');
-      } catch {
-        continue;
-      }
-      const same = byHash.get(hash);
-      if (same) same.push(f);
-      else byHash.set(hash, [f]);
-    }
-  }
+  const groups = identicalFileGroups(files.map((f) => f.absolute)).map((g) => g.map((i) => files[i]));
   const out: Diagnostic[] = [];
   const t = ds.taxonomy;
   const labelText = (item: Item) => (item.labels.length ? item.labels.map((l) => t.pathString(l)).join(', ') : '(unlabelled)');
-  for (const same of byHash.values()) {
-    if (same.length < 2) continue;
+  for (const same of groups) {
     const distinct = new Set(same.map((f) => labelText(f.item)));
     if (distinct.size < 2) continue;
     // One warning per extra copy, on the copy, naming the first: a pair gives one warning.
