@@ -13,6 +13,9 @@ import { npyFloat32 } from '../core/learn/npy';
 import { NonFiniteEmbeddingError } from '../core/learn/softmax';
 import { isHeldOut } from '../core/learn/split';
 import { rankDataset } from '../core/learn/queue';
+import { DEFAULT_FOLDS, DEFAULT_SUSPECT_SCORE } from '../core/learn/audit';
+import { auditDataset } from '../core/learn/auditWorkflow';
+import { DEFAULT_DUPLICATE_SIMILARITY } from '../core/learn/duplicates';
 import { DEFAULT_STRATEGY, isStrategy, STRATEGY_NAMES, type StrategyName } from '../core/learn/selection';
 import { simulate, simulationData, SIMULATION_DEFAULTS } from '../core/learn/simulate';
 import { fileSha256, loadClassifiers, saveClassifiers } from '../core/learn/store';
@@ -43,6 +46,8 @@ Commands:
   al-sim --pool <d> [--test <d> | --holdout 0.2] [--strategy S[,S…]] [--seed-per-leaf 1] [--batch 200]
          [--budget 4000] [--repeats 3] [--cache DIR] [--json]
                                                      simulated labelling: accuracy curve per strategy
+  audit <dataset> [--all] [--min-score ${DEFAULT_SUSPECT_SCORE}] [--similarity ${DEFAULT_DUPLICATE_SIMILARITY}] [--folds ${DEFAULT_FOLDS}] [--include-reviewed]
+        [--model F] [--cache DIR] [--json]          suspicious labels (out-of-fold) and duplicate images
 
 Common options:
   --max-mb <n>   largest annotation file to read (default 512)
@@ -65,7 +70,7 @@ interface Io {
 /** Every command, the asynchronous ones (`embed`) included. */
 export async function runAsync(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'embed') return embed(argv.slice(1), io).catch((err) => failure(err, io));
-  const learning: Record<string, (args: string[], io: Io) => Promise<number>> = { train, predict, eval: evalCommand, export: exportCommand, rank, 'al-sim': alSim };
+  const learning: Record<string, (args: string[], io: Io) => Promise<number>> = { train, predict, eval: evalCommand, export: exportCommand, rank, 'al-sim': alSim, audit };
   const command = learning[argv[0]];
   if (command && Object.hasOwn(learning, argv[0])) return command(argv.slice(1), io).catch((err) => failure(err, io));
   return run(argv, io);
@@ -93,6 +98,7 @@ export function run(argv: string[], io: Io): number {
       case 'export':
       case 'rank':
       case 'al-sim':
+      case 'audit':
         throw new UsageError(`${command} runs asynchronously: call runAsync`);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -491,6 +497,53 @@ async function rank(args: string[], io: Io): Promise<number> {
   }
   io.out(`${q.items.length} of ${q.unlabelled} unlabelled items by ${q.strategy} (${q.labelled} labelled; classifiers ${q.classifiers})`);
   for (const it of q.items) io.out(`${it.score.toFixed(4)}  ${printable(it.image)}  ${printable(it.path.join(' > '))}  (confident: ${printable(it.confidentPath.join(' > ') || '-')})`);
+  return 0;
+}
+
+async function audit(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { ...LEARNING_OPTIONS, all: { type: 'boolean' }, 'min-score': { type: 'string' }, similarity: { type: 'string' }, folds: { type: 'string' }, 'include-reviewed': { type: 'boolean' } },
+    1,
+  );
+  const o = learningOptions(values, io);
+  const fraction = (name: string, fallback: number) => {
+    const v = values[name];
+    if (v === undefined) return fallback;
+    const x = Number(v);
+    if (!(x >= 0 && x <= 1)) throw new UsageError(`--${name} must be a number between 0 and 1, got ${JSON.stringify(v)}`);
+    return x;
+  };
+  const folds = positiveInteger(values, 'folds', DEFAULT_FOLDS);
+  if (folds < 2) throw new UsageError('--folds must be at least 2');
+  const target = path.resolve(io.cwd, positionals[0]);
+  const r = await auditDataset(
+    target,
+    { modelPath: o.modelPath, cacheDir: o.cacheDir },
+    {
+      all: values.all === true,
+      minScore: fraction('min-score', DEFAULT_SUSPECT_SCORE),
+      similarity: fraction('similarity', DEFAULT_DUPLICATE_SIMILARITY),
+      folds,
+      includeReviewed: values['include-reviewed'] === true,
+      signal: io.signal,
+      progress: io.progress ? (message, f) => io.progress!(`audit: ${message} (${Math.round(f * 100)} %)`) : undefined,
+    },
+  );
+  if (r.missingEmbeddings > 0) io.err(`taxon: note: ${r.missingEmbeddings} item${r.missingEmbeddings === 1 ? ' has' : 's have'} no cached embedding and ${r.missingEmbeddings === 1 ? 'was' : 'were'} not audited (run "taxon embed" first)`);
+  if (r.unjudged > 0) io.err(`taxon: note: ${r.unjudged} labelled item${r.unjudged === 1 ? '' : 's'} not judged: no other example of ${r.unjudged === 1 ? 'its' : 'their'} label outside ${r.unjudged === 1 ? 'its' : 'their'} fold`);
+  if (values.json) {
+    io.out(
+      JSON.stringify({
+        suspects: r.suspects.map((s) => ({ image: s.image, given: s.given, suggested: s.suggested, level: s.level, score: round(s.score) })),
+        duplicates: r.duplicates.map((d) => ({ a: d.a, b: d.b, similarity: round(d.similarity), sameLabel: d.sameLabel })),
+      }),
+    );
+    return 0;
+  }
+  io.out(`${r.judged} labelled items judged out of fold; ${r.suspects.length} ${values.all ? 'listed' : 'suspicious'}, ${r.duplicates.length} duplicate pair${r.duplicates.length === 1 ? '' : 's'}${r.reviewedHidden ? ` (${r.reviewedHidden} reviewed finding${r.reviewedHidden === 1 ? '' : 's'} hidden)` : ''}`);
+  for (const s of r.suspects) io.out(`${s.score.toFixed(4)}  ${printable(s.image)}  given ${printable(s.given)}  suggested ${printable(s.suggested)}${s.level ? ` (from level ${s.level})` : ''}`);
+  for (const d of r.duplicates) io.out(`${d.similarity.toFixed(4)}  ${printable(d.a)}  ${printable(d.b)}  ${d.sameLabel ? 'same label' : 'DIFFERENT labels'}`);
   return 0;
 }
 
