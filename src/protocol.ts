@@ -147,6 +147,8 @@ export type GalleryHostMessage =
       counts: Record<GalleryFilterName, number>;
       /** Why the filter or order cannot apply (e.g. no audit has run yet). */
       unavailable?: string;
+      /** Filters that cannot apply to this dataset yet, with the reason (no predictions, no audit). */
+      notAvailable?: Partial<Record<GalleryFilterName, string>>;
       /** Keep the scroll position and focus (the same list after a label change). */
       keepPosition?: boolean;
     }

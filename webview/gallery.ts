@@ -65,6 +65,11 @@ function icon(name: string): HTMLElement {
   return i;
 }
 
+/** A codicon as a plain span: tiles are made by the dozen while scrolling, a custom element each would cost. */
+function glyph(name: string): HTMLElement {
+  return h('span', { class: `codicon codicon-${name}`, 'aria-hidden': 'true' });
+}
+
 function button(label: string, iconName: string, keys: string, secondary = true): VscodeButton {
   const b = document.createElement('vscode-button');
   b.icon = iconName;
@@ -281,13 +286,13 @@ function fillTile(el: HTMLElement, index: number): void {
     img.src = t.thumb;
     thumb = h('div', { class: 'thumb' }, img);
   } else if (t.error) {
-    thumb = h('div', { class: 'thumb broken' }, icon('file-media'), h('span', { class: 'reason' }, t.error));
+    thumb = h('div', { class: 'thumb broken' }, glyph('file-media'), h('span', { class: 'reason' }, t.error));
   } else thumb = h('div', { class: 'thumb loading' });
   const flags = h('div', { class: 'flags' });
-  if (t.suspect) flags.append(h('span', { class: 'flag suspect', title: `Suspicious: the audit suggests ${t.suspect.suggested}` }, icon('warning')));
-  if (t.disagrees) flags.append(h('span', { class: 'flag disagree', title: `The model predicts ${t.predicted}` }, icon('git-compare')));
-  if (t.duplicate) flags.append(h('span', { class: 'flag duplicate', title: `${t.duplicate.identical ? 'Identical to' : 'Near-duplicate of'} ${t.duplicate.other}` }, icon('files')));
-  const check = h('span', { class: 'check', 'aria-hidden': 'true' }, icon('check'));
+  if (t.suspect) flags.append(h('span', { class: 'flag suspect', title: `Suspicious: the audit suggests ${t.suspect.suggested}` }, glyph('warning')));
+  if (t.disagrees) flags.append(h('span', { class: 'flag disagree', title: `The model predicts ${t.predicted}` }, glyph('git-compare')));
+  if (t.duplicate) flags.append(h('span', { class: 'flag duplicate', title: `${t.duplicate.identical ? 'Identical to' : 'Near-duplicate of'} ${t.duplicate.other}` }, glyph('files')));
+  const check = h('span', { class: 'check', 'aria-hidden': 'true' }, glyph('check'));
   const label = t.labels.length ? t.labels.map(lastName).join(', ') : t.predicted ? `${lastName(t.predicted)}?` : 'unlabelled';
   const labelClass = t.labels.length ? 'label' : 'label predicted';
   const confidence = t.confidence !== undefined ? h('span', { class: 'confidence' }, percent(t.confidence)) : '';
@@ -501,9 +506,12 @@ function onList(m: Extract<GalleryHostMessage, { type: 'list' }>): void {
   } else active = Math.min(active, Math.max(0, total - 1));
   for (const [name, { button: b, badge }] of filterButtons) {
     const on = name === filter;
+    const reason = m.notAvailable?.[name];
     b.secondary = !on;
     b.setAttribute('aria-pressed', String(on));
-    badge.textContent = ` ${numberFormat.format(m.counts[name])}`;
+    badge.textContent = reason ? ' –' : ` ${numberFormat.format(m.counts[name])}`;
+    b.title = reason ?? FILTERS.find((f) => f.name === name)!.title;
+    b.classList.toggle('not-available', reason !== undefined);
   }
   if (sortSelect.value !== sort) sortSelect.value = sort;
   countText.textContent = m.unavailable && total === 0 ? '' : `${count(total, 'image')}`;

@@ -36,6 +36,7 @@ export interface GalleryListReply {
   sort: GallerySortName;
   counts: Record<GalleryFilterName, number>;
   unavailable?: string;
+  notAvailable?: Partial<Record<GalleryFilterName, string>>;
 }
 
 export type GalleryReply =

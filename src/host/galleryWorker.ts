@@ -9,7 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Dataset } from '../core/dataset';
 import { loadDataset, parseAnnotationText } from '../core/formats';
 import { moveImages } from '../core/gallery/move';
-import { Gallery, type GalleryFilter, type GalleryPredictions, type GallerySort } from '../core/gallery/selection';
+import { AUDIT_MISSING, Gallery, type GalleryFilter, type GalleryPredictions, type GallerySort } from '../core/gallery/selection';
 import { ThumbnailCache, thumbnailDataUrl, type Thumbnail } from '../core/gallery/thumbnails';
 import { labelEdits, labelFile, LabelWriter, type LabelChange } from '../core/labels';
 import { auditFile, readAuditFindings } from '../core/learn/auditStore';
@@ -114,7 +114,10 @@ function select(node: string[] | null, filter: GalleryFilter, sort: GallerySort)
   const s = gallery.select(id, filter, sort);
   list = { version: nextVersion++, items: s.items, node, filter, sort };
   jobs = [];
-  return { version: list.version, total: s.items.length, filter, sort, counts: s.counts, unavailable: s.unavailable };
+  const notAvailable: Partial<Record<GalleryFilter, string>> = {};
+  if (gallery.predictionsUnavailable) notAvailable.predicted = notAvailable.disagreeing = gallery.predictionsUnavailable;
+  if (!gallery.auditAvailable) notAvailable.suspicious = notAvailable.duplicates = AUDIT_MISSING;
+  return { version: list.version, total: s.items.length, filter, sort, counts: s.counts, unavailable: s.unavailable, notAvailable };
 }
 
 function checkVersion(version: number): Int32Array {
