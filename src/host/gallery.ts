@@ -194,14 +194,7 @@ export class NodeGallery implements vscode.Disposable {
     });
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'taxon.svg');
     panel.webview.html = this.html(panel.webview);
-    panel.webview.onDidReceiveMessage((raw) => {
-      const message = parseGalleryMessage(raw);
-      if (!message) {
-        console.warn('[taxon] rejected a malformed message from the gallery:', JSON.stringify(raw)?.slice(0, 200));
-        return;
-      }
-      void this.onMessage(message).catch((err) => this.post({ type: 'notice', level: 'error', text: (err as Error).message }));
-    });
+    panel.webview.onDidReceiveMessage((raw) => void this.receive(raw));
     panel.onDidDispose(() => {
       this.panel = undefined;
       this.ready = false;
@@ -262,6 +255,17 @@ export class NodeGallery implements vscode.Disposable {
     } catch (err) {
       this.post({ type: 'notice', level: 'error', text: (err as Error).message });
     }
+  }
+
+  /** Handles a message from the webview (the e2e tests send theirs the same way); false when it was rejected as malformed. */
+  async receive(raw: unknown): Promise<boolean> {
+    const message = parseGalleryMessage(raw);
+    if (!message) {
+      console.warn('[taxon] rejected a malformed message from the gallery:', JSON.stringify(raw)?.slice(0, 200));
+      return false;
+    }
+    await this.onMessage(message).catch((err) => this.post({ type: 'notice', level: 'error', text: (err as Error).message }));
+    return true;
   }
 
   private async onMessage(m: GalleryWebviewMessage): Promise<void> {
