@@ -3,7 +3,7 @@
  * same run (this machine is shared and noisy, so ratios are what we compare). Each measurement
  * runs in a fresh process so that its peak memory is its own. Results: bench-results/*.json.
  *
- *   npm run bench [-- --quick] [-- --suite foundation|inference|queue|learn|ui|gallery]
+ *   npm run bench [-- --quick] [-- --suite foundation|inference|queue|learn|ui|gallery|audit]
  *   (--quick: 100,000 items instead of 1,000,000, and 2,000 images instead of 20,000;
  *    --suite: one suite only; default all)
  */
@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { auditSuite } from './audit';
 import { gallerySuite } from './gallery';
 import { generateDatumaro, generateWideTaxonomy } from './generate';
 import { inferenceSuite } from './inference';
@@ -105,6 +106,7 @@ const suites: Record<string, () => Record<string, unknown> | undefined> = {
   learn: () => learnSuite(quick, path.join(OUT, quick ? 'learn-quick.json' : 'learn.json')),
   ui: uiSuite,
   gallery: () => gallerySuite(quick),
+  audit: auditSuite,
 };
 if (only !== undefined && !(only in suites)) {
   console.error(`unknown suite ${JSON.stringify(only)}; suites: ${Object.keys(suites).join(', ')}`);
