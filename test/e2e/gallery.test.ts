@@ -25,7 +25,9 @@ suite('Node gallery', () => {
   });
 
   suiteTeardown(async () => {
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    // close the gallery and the labelling panel this suite opened, nothing else
+    const ours = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputWebview && /taxon\.(gallery|labeling)/.test(t.input.viewType));
+    await vscode.window.tabGroups.close(ours);
   });
 
   const last = <T extends GalleryHostMessage['type']>(type: T, after = 0) =>
