@@ -9,7 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Dataset } from '../core/dataset';
 import { loadDataset, parseAnnotationText } from '../core/formats';
 import { moveImages } from '../core/gallery/move';
-import { AUDIT_MISSING, Gallery, type GalleryFilter, type GalleryPredictions, type GallerySort } from '../core/gallery/selection';
+import { AUDIT_MISSING, compactPredictions, Gallery, type GalleryFilter, type GalleryPredictions, type GallerySort } from '../core/gallery/selection';
 import { ThumbnailCache, thumbnailDataUrl, type Thumbnail } from '../core/gallery/thumbnails';
 import { labelEdits, labelFile, LabelWriter, type LabelChange } from '../core/labels';
 import { auditFile, readAuditFindings } from '../core/learn/auditStore';
@@ -69,7 +69,8 @@ async function predictionsFor(req: OpenRequest, ds: Dataset): Promise<GalleryPre
   try {
     const { model } = savedModel(ds, req.target, paths);
     const data = await labelledEmbeddings(req.target, paths, ds);
-    return predictItems(model, data, req.inference);
+    const { images, predictions } = predictItems(model, data, req.inference);
+    return compactPredictions(images, predictions);
   } catch (err) {
     const message = (err as Error).message;
     if (/has no trained classifiers/.test(message)) return { unavailable: `No predictions: ${path.basename(req.target)} has no trained classifiers yet. Run Taxon: Train Classifiers first.` };

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { loadDataset } from '../../src/core/formats';
-import { Gallery, type GalleryFilter, type GallerySort } from '../../src/core/gallery/selection';
+import { compactPredictions, Gallery, type GalleryFilter, type GallerySort } from '../../src/core/gallery/selection';
 import { ThumbnailCache, thumbnailDataUrl } from '../../src/core/gallery/thumbnails';
 import type { AuditFindings } from '../../src/core/learn/auditStore';
 import type { Prediction } from '../../src/core/learn/inference';
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     for (let i = 0; i + 1 < itemCount; i += 211) audit.duplicates.push({ a: images[i], b: images[i + 1], similarity: 0.95 + rand() * 0.05, sameLabel: false });
 
     t = performance.now();
-    const gallery = new Gallery(ds, { images, predictions }, audit);
+    const gallery = new Gallery(ds, compactPredictions(images, predictions), audit);
     const galleryMs = performance.now() - t;
 
     const top = taxonomy.roots[0];

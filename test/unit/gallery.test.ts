@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import type { Dataset } from '../../src/core/dataset';
 import { loadDataset } from '../../src/core/formats/index';
 import { moveImages } from '../../src/core/gallery/move';
-import { AUDIT_MISSING, Gallery, type GalleryPredictions } from '../../src/core/gallery/selection';
+import { AUDIT_MISSING, compactPredictions, Gallery, type GalleryPredictions } from '../../src/core/gallery/selection';
 import { ThumbnailCache } from '../../src/core/gallery/thumbnails';
 import type { AuditFindings } from '../../src/core/learn/auditStore';
 import type { Prediction } from '../../src/core/learn/inference';
@@ -132,7 +132,7 @@ function predictionsFor(ds: Dataset, chosen: Record<string, [string, number]>): 
     marginals[node] = conf;
     return { marginals, path: t.ancestry(node), node, confident: node };
   });
-  return { images, predictions };
+  return compactPredictions(images, predictions);
 }
 
 function shop() {

@@ -17,8 +17,22 @@ export type GallerySort = (typeof GALLERY_SORTS)[number];
 export const AUDIT_MISSING = 'No audit findings for this dataset yet. Run Taxon: Audit Labels first.';
 export const PREDICTIONS_MISSING = 'No predictions for this dataset yet. Run Taxon: Train Classifiers first.';
 
-/** The model's predictions for the dataset's images (as `predictItems` returns them), or why there are none. */
-export type GalleryPredictions = { images: readonly string[]; predictions: readonly Prediction[] } | { unavailable: string };
+/**
+ * The model's predictions for the dataset's images, kept small (the full marginals of 100,000
+ * items over a few hundred nodes would be hundreds of megabytes), or why there are none.
+ */
+export type GalleryPredictions = { images: readonly string[]; nodes: Int32Array; confidences: Float64Array } | { unavailable: string };
+
+/** Row i of `predictItems`: the predicted node and its marginal; nothing else is kept. */
+export function compactPredictions(images: readonly string[], predictions: readonly Prediction[]): GalleryPredictions {
+  const nodes = new Int32Array(predictions.length);
+  const confidences = new Float64Array(predictions.length);
+  predictions.forEach((p, i) => {
+    nodes[i] = p.node;
+    confidences[i] = p.node === ROOT ? Number.NaN : p.marginals[p.node];
+  });
+  return { images, nodes, confidences };
+}
 
 export interface GallerySelection {
   /** Item indices (into `dataset.items`), in the order shown. */
@@ -66,10 +80,9 @@ export class Gallery {
       predictions.images.forEach((image, row) => rowOf.set(image, row));
       for (let i = 0; i < n; i++) {
         const row = rowOf.get(ds.items[i].image);
-        const p = row === undefined ? undefined : predictions.predictions[row];
-        if (!p || p.node === ROOT) continue;
-        this.predictedNode[i] = p.node;
-        this.confidence[i] = p.marginals[p.node];
+        if (row === undefined || predictions.nodes[row] === ROOT) continue;
+        this.predictedNode[i] = predictions.nodes[row];
+        this.confidence[i] = predictions.confidences[row];
       }
     }
     this.auditAvailable = audit !== undefined;
