@@ -4,6 +4,7 @@
  */
 
 import * as vscode from 'vscode';
+import { AuditFindings } from './audit';
 import { Datasets } from './datasets';
 import { NodeGallery } from './gallery';
 import { InferenceRunner } from './inference';
@@ -22,6 +23,7 @@ export interface TaxonApi {
   learning: LearningCommands;
   labeling: LabelingController;
   gallery: NodeGallery;
+  audit: AuditFindings;
   extensionPath: string;
   /** Resolves when the first discovery and inspection of the workspace has finished. */
   ready: Promise<void>;
@@ -39,7 +41,8 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
   const labeling = new LabelingController(context.extensionUri, datasets, fileLabelSink);
   const queueView = vscode.window.createTreeView('taxon.queue', { treeDataProvider: labeling });
   const gallery = new NodeGallery(context.extensionUri, datasets, labeling);
-  context.subscriptions.push(inspector, datasets, tree, view, inference, learning, labeling, queueView, gallery);
+  const audit = new AuditFindings(context.extensionPath, learning);
+  context.subscriptions.push(inspector, datasets, tree, view, inference, learning, labeling, queueView, gallery, audit);
 
   context.subscriptions.push(
     vscode.languages.registerCodeActionsProvider(
@@ -77,6 +80,7 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
     vscode.commands.registerCommand('taxon.runInference', (uri?: vscode.Uri) => inference.run(uri instanceof vscode.Uri ? uri : undefined)),
     vscode.commands.registerCommand('taxon.trainClassifiers', (element?: TaxonomyElement) => learning.train(element?.target)),
     vscode.commands.registerCommand('taxon.evaluate', (element?: TaxonomyElement) => learning.evaluate(element?.target)),
+    vscode.commands.registerCommand('taxon.auditLabels', (element?: TaxonomyElement) => audit.run(element?.target)),
     vscode.commands.registerCommand('taxon.openLabeling', (arg?: string | TaxonomyElement) =>
       labeling.open(typeof arg === 'string' ? { image: arg } : arg?.kind === 'dataset' ? { target: arg.target } : {}),
     ),
@@ -98,7 +102,7 @@ export function activate(context: vscode.ExtensionContext): TaxonApi {
       for (const doc of vscode.workspace.textDocuments) revalidate(doc);
       return datasets.idle();
     });
-  return { datasets, tree, view, inference, learning, labeling, gallery, extensionPath: context.extensionPath, ready };
+  return { datasets, tree, view, inference, learning, labeling, gallery, audit, extensionPath: context.extensionPath, ready };
 }
 
 export function deactivate(): void {}

@@ -9,10 +9,10 @@ import * as vscode from 'vscode';
 import type { InferenceMode } from '../core/learn/inference';
 import type { Evaluation } from '../core/learn/workflow';
 import type { DatasetEntry, Datasets } from './datasets';
-import type { LearnJob, LearnWorkerReply, TrainSummary } from './learnProtocol';
+import type { AuditSummary, LearnJob, LearnWorkerReply, TrainSummary } from './learnProtocol';
 import { datasetName } from './taxonomyTree';
 
-type Outcome = { trained?: TrainSummary; evaluated?: { evaluation: Evaluation; paths: string[] }; error?: string; cancelled?: boolean };
+type Outcome = { trained?: TrainSummary; evaluated?: { evaluation: Evaluation; paths: string[] }; audited?: AuditSummary; error?: string; cancelled?: boolean };
 
 export class LearningCommands implements vscode.Disposable {
   private worker: Worker | undefined;
@@ -50,6 +50,17 @@ export class LearningCommands implements vscode.Disposable {
     return evaluation;
   }
 
+  /**
+   * "Taxon: Audit Labels": out-of-fold judgement of every label and the duplicate search, in the
+   * learning worker with progress and cancel (a cancelled audit writes nothing).
+   */
+  async audit(target?: string): Promise<{ entry: DatasetEntry; summary: AuditSummary } | undefined> {
+    const entry = await this.pickDataset(target, 'Audit Labels');
+    if (!entry) return undefined;
+    const outcome = await this.runJob(entry, 'audit', `Taxon: auditing the labels of ${datasetName(entry.target)}`);
+    return outcome.audited ? { entry, summary: outcome.audited } : undefined;
+  }
+
   private async pickDataset(target: string | undefined, action: string): Promise<DatasetEntry | undefined> {
     if (!vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage('Taxon trains no model in Restricted Mode. Trust this workspace first.');
@@ -71,7 +82,7 @@ export class LearningCommands implements vscode.Disposable {
 
   private runJob(entry: DatasetEntry, kind: LearnJob['kind'], title: string): Thenable<Outcome> {
     if (this.worker) {
-      void vscode.window.showWarningMessage('Taxon is already training or evaluating; wait for it or cancel it.');
+      void vscode.window.showWarningMessage('Taxon is already training, evaluating or auditing; wait for it or cancel it.');
       return Promise.resolve({ error: 'busy' });
     }
     const config = vscode.workspace.getConfiguration('taxon');
@@ -88,6 +99,11 @@ export class LearningCommands implements vscode.Disposable {
       holdout: config.get<number>('evaluation.holdout', 0.2),
       batchSize: config.get<number>('inference.batchSize', 32),
       threads: threads > 0 ? threads : undefined,
+      audit: {
+        similarity: config.get<number>('audit.duplicateSimilarity', 0.92),
+        minScore: config.get<number>('audit.minScore', 0.95),
+        maxDiagnostics: config.get<number>('audit.maxDiagnostics', 200),
+      },
     };
     const worker = new Worker(path.join(this.extensionPath, 'dist', 'learnWorker.js'));
     this.worker = worker;
@@ -95,7 +111,7 @@ export class LearningCommands implements vscode.Disposable {
       .withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
         new Promise<Outcome>((resolve) => {
           token.onCancellationRequested(() => {
-            void worker.terminate(); // training keeps nothing half-done: the saved classifiers stay as they were
+            void worker.terminate(); // nothing half-done is kept: saved classifiers and audit findings stay as they were
             resolve({ cancelled: true });
           });
           worker.on('message', (reply: LearnWorkerReply) => {
@@ -103,7 +119,8 @@ export class LearningCommands implements vscode.Disposable {
             else if (reply.type === 'embedding') progress.report({ message: `embedding images: ${reply.progress.done} / ${reply.progress.total}` });
             else if (reply.type === 'trained') resolve({ trained: reply.summary });
             else if (reply.type === 'evaluated') resolve({ evaluated: { evaluation: reply.evaluation, paths: reply.paths } });
-            else resolve({ error: reply.message });
+            else if (reply.type === 'audited') resolve({ audited: reply.summary });
+            else if (reply.type === 'error') resolve({ error: reply.message });
           });
           worker.on('error', (err) => resolve({ error: err.message }));
           worker.on('exit', (code) => resolve({ error: `the learning worker stopped (exit code ${code})` }));
