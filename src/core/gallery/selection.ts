@@ -155,19 +155,14 @@ export class Gallery {
       list.sort((a, b) => (items[a].image < items[b].image ? -1 : items[a].image > items[b].image ? 1 : a - b));
       return;
     }
-    const value = (i: number): number => {
-      if (sort === 'suspicion') return this.suspects.get(items[i].image)?.score ?? Number.NaN;
-      return this.confidence[i];
-    };
+    // one key per listed item, read once (not once per comparison); missing values sort last
     const direction = sort === 'confidence-asc' ? 1 : -1;
-    list.sort((a, b) => {
-      const va = value(a);
-      const vb = value(b);
-      const na = Number.isNaN(va);
-      const nb = Number.isNaN(vb);
-      if (na || nb) return na === nb ? a - b : na ? 1 : -1;
-      return va === vb ? a - b : (va - vb) * direction;
-    });
+    const keys = new Float64Array(this.ds.items.length);
+    for (const i of list) {
+      const v = sort === 'suspicion' ? (this.suspects.get(items[i].image)?.score ?? Number.NaN) : this.confidence[i];
+      keys[i] = Number.isNaN(v) ? Number.POSITIVE_INFINITY : v * direction;
+    }
+    list.sort((a, b) => keys[a] - keys[b] || a - b);
   }
 
   /** What the tile of item `i` shows. */
