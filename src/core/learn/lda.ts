@@ -170,7 +170,7 @@ export function ldaProbabilities(model: LdaModel, X: Features, row: number, out:
  * The temperature T that minimises the mean negative log-likelihood of the given classes under
  * softmax(logits / T) of the given rows, over a grid: LDA's shared-covariance scores are far too sharp as they are.
  */
-export function calibrateTemperature(logits: Float64Array, classOf: ArrayLike<number>, classes: number, rows: ArrayLike<number>, grid: readonly number[] = [1, 1.5, 2, 3, 4, 6, 8, 12]): number {
+export function calibrateTemperature(logits: Float64Array, classOf: ArrayLike<number>, classes: number, rows: ArrayLike<number>, grid: readonly number[] = [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32]): number {
   let best = 1;
   let bestLoss = Infinity;
   const p = new Float64Array(classes);
