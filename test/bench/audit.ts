@@ -119,10 +119,12 @@ export function auditSuite(): Record<string, unknown> | undefined {
     fs.cpSync(path.join(DEV_DATASET, 'images'), path.join(copy, 'images'), { recursive: true });
     const rows = ['image,path'];
     items.forEach((it, i) => rows.push(`${csvField(it.image)},${csvField(t.pathString(flips[i]?.to ?? it.leaf))}`));
-    fs.writeFileSync(path.join(copy, 'labels.csv'), rows.join('\n') + '\n');
-    taxon(['embed', copy, '--cache', BENCH_CACHE, '--json']);
+    // The CSV, not the folder: the folder's tree is the true taxonomy path of every image.
+    const flippedCsv = path.join(copy, 'labels.csv');
+    fs.writeFileSync(flippedCsv, rows.join('\n') + '\n');
+    taxon(['embed', flippedCsv, '--cache', BENCH_CACHE, '--json']);
     t0 = performance.now();
-    const audited = JSON.parse(taxon(['audit', copy, '--all', '--json', '--cache', BENCH_CACHE]));
+    const audited = JSON.parse(taxon(['audit', flippedCsv, '--all', '--json', '--cache', BENCH_CACHE]));
     const auditSeconds = (performance.now() - t0) / 1000;
     const order: string[] = audited.suspects.map((s: { image: string }) => s.image);
     const evaluateOrder = (order: readonly string[]) => {
@@ -146,7 +148,7 @@ export function auditSuite(): Record<string, unknown> | undefined {
     if (hasSklearn()) {
       const npy = path.join(tmp, 'embeddings.npy');
       const csv = path.join(tmp, 'labels.csv');
-      taxon(['export', copy, '--embeddings', npy, '--labels', csv, '--cache', BENCH_CACHE]);
+      taxon(['export', flippedCsv, '--embeddings', npy, '--labels', csv, '--cache', BENCH_CACHE]);
       t0 = performance.now();
       const ref = JSON.parse(execFileSync(PYTHON, [path.join(__dirname, 'audit_reference.py'), npy, csv], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] }));
       const refResult = { seconds: (performance.now() - t0) / 1000, ...evaluateOrder(ref.order) };

@@ -9,10 +9,13 @@
  * given nodes (leaves, and internal nodes for partial labels), and a node's marginal is the sum of
  * the classes at or under it.
  *
- * Score (0..1, higher is more suspicious): 1 − p(g) · (p(g) / p(parent of g))^¼, with g the
- * given node. The first factor is the model's belief in the given label; the second, the belief
- * in it among its siblings, uses the hierarchy to sharpen the case that hurts most, a label moved
- * to a sibling (measured on the dev data: AUROC on sibling flips 0.936 → 0.939 in the prototype).
+ * Score (0..1, higher is more suspicious): 1 − p(g) · (p(g) / p(parent of g))^¼ · q(g)^½, with g
+ * the given node, p the pooled model's (temperature-calibrated) probabilities and q(g) the
+ * probability of g among its sibling classes from a second LDA fitted only on the items of those
+ * siblings, with their own covariance. p is the model's belief in the label; the two other factors
+ * use the hierarchy to sharpen the case that is hardest to see, a label moved to a sibling.
+ * Measured on the dev data with 5 % of the labels flipped (bench suite `audit`): AUROC 0.9509 with
+ * p alone and the first factor, 0.9553 with q (sibling flips 0.9322 → 0.9423).
  * The level where the contradiction starts is the first level at which the given path and the
  * model's most probable class part; the suggested path is that class's path.
  */
@@ -108,7 +111,7 @@ export function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, image
   const logits = crossValidatedLda(X, rows, classOf, fold, folds, C, {
     shrinkage: options.shrinkage ?? DEFAULT_SHRINKAGE,
     signal: options.signal,
-    onFold: (done, total) => progress(`Fold ${done} of ${total}`, 0.4 + (0.55 * done) / total),
+    onFold: (done, total) => progress(`Fold ${done} of ${total}`, 0.4 + (0.4 * done) / total),
   });
 
   // Unjudged rows (their class has no training example) would only disturb the calibration.
@@ -117,6 +120,11 @@ export function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, image
   const temperature = judgedRows.length ? calibrateTemperature(logits, classOf, C, judgedRows) : 1;
   const P = new Float64Array(logits.length);
   for (let i = 0; i < rows.length; i++) softmaxAt(logits, i * C, C, temperature, P, i * C);
+
+  // The hierarchy's second opinion: among siblings only, with the covariance of their own
+  // subtree (fine-grained differences that the pooled covariance of all classes drowns).
+  progress('Judging among siblings', 0.8);
+  const local = siblingProbabilities(t, X, rows, classNodes, classOf, fold, folds, options);
 
   // Which classes lie at or under each node: a class's ancestors (and itself) get its mass.
   const ancestorsOfClass = classNodes.map((c) => t.ancestry(c));
@@ -142,7 +150,7 @@ export function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, image
     const parent = t.nodes[g].parent;
     const pParent = parent === ROOT ? 1 : marginal[parent];
     const conditional = pParent > 0 ? Math.min(1, pg / pParent) : 0;
-    const score = Math.min(1, Math.max(0, 1 - pg * Math.pow(conditional, 0.25)));
+    const score = Math.min(1, Math.max(0, 1 - pg * Math.pow(conditional, 0.25) * Math.pow(local[i], 0.5)));
     const suggested = classNodes[best];
     items.push({
       row: rows[i],
@@ -157,6 +165,52 @@ export function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, image
   items.sort((a, b) => b.score - a.score || a.row - b.row);
   progress('Done', 1);
   return { items, unjudged, classes: C, folds, dims: X.dim, temperature };
+}
+
+/**
+ * Per row: the out-of-fold probability of its given class among the classes that share its
+ * parent, from an LDA fitted only on the rows of those classes (1 when the class has no sibling
+ * class, or when its group cannot be judged).
+ */
+function siblingProbabilities(t: Taxonomy, X: Features, rows: readonly number[], classNodes: readonly number[], classOf: Int32Array, fold: Int32Array, folds: number, options: AuditOptions): Float64Array {
+  const out = new Float64Array(rows.length).fill(1);
+  const groups = new Map<number, number[]>();
+  classNodes.forEach((node, c) => {
+    const parent = t.nodes[node].parent;
+    const g = groups.get(parent);
+    if (g) g.push(c);
+    else groups.set(parent, [c]);
+  });
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < rows.length; i++) {
+    const parent = t.nodes[classNodes[classOf[i]]].parent;
+    const m = members.get(parent);
+    if (m) m.push(i);
+    else members.set(parent, [i]);
+  }
+  for (const [parent, classes] of groups) {
+    if (parent === ROOT || classes.length < 2) continue;
+    options.signal?.throwIfAborted();
+    const idx = members.get(parent) ?? [];
+    const localIndex = new Map(classes.map((c, k) => [c, k]));
+    const K = classes.length;
+    const localClass = Int32Array.from(idx, (i) => localIndex.get(classOf[i])!);
+    const localFold = Int32Array.from(idx, (i) => fold[i]);
+    // A fold holding all of a group's rows has nothing to train on: leave those rows at 1.
+    const perFold = new Int32Array(folds);
+    for (const f of localFold) perFold[f]++;
+    if (idx.length < 4) continue;
+    const logits = crossValidatedLda(X, idx.map((i) => rows[i]), localClass, localFold, folds, K, { shrinkage: options.shrinkage ?? DEFAULT_SHRINKAGE, signal: options.signal, skipEmptyFolds: true });
+    const judged = idx.map((_, k) => k).filter((k) => perFold[localFold[k]] < idx.length && Number.isFinite(logits[k * K + localClass[k]]));
+    if (!judged.length) continue;
+    const T = calibrateTemperature(logits, localClass, K, judged);
+    const p = new Float64Array(K);
+    for (const k of judged) {
+      softmaxAt(logits, k * K, K, T, p);
+      out[idx[k]] = p[localClass[k]];
+    }
+  }
+  return out;
 }
 
 export class NotEnoughClassesError extends Error {

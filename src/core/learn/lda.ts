@@ -202,6 +202,8 @@ export interface CrossValidationOptions {
   /** Called after each fold; returning false (or an aborted signal) stops early. */
   onFold?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** Leave the rows of a fold whose complement has fewer than two rows at −Infinity instead of failing. */
+  skipEmptyFolds?: boolean;
 }
 
 /**
@@ -232,6 +234,13 @@ export function crossValidatedLda(X: Features, rows: ArrayLike<number>, classOf:
       sums: total.sums.map((v, k) => v - own.sums[k]),
       counts: total.counts.map((v, k) => v - own.counts[k]),
     };
+    let trainRows = 0;
+    for (let k = 0; k < classes; k++) trainRows += rest.counts[k];
+    if (trainRows < 2 && options.skipEmptyFolds) {
+      for (let i = 0; i < rows.length; i++) if (fold[i] === f) out.fill(-Infinity, i * classes, (i + 1) * classes);
+      options.onFold?.(f + 1, folds);
+      continue;
+    }
     const model = fitFromMoments(rest, d, classes, options.shrinkage ?? DEFAULT_SHRINKAGE);
     for (let i = 0; i < rows.length; i++) {
       if (fold[i] !== f) continue;
