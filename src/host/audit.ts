@@ -117,14 +117,15 @@ export class AuditFindings implements vscode.Disposable, vscode.CodeActionProvid
       const found = this.lookup(document.uri, diagnostic);
       if (!found) continue;
       const ref: FindingRef = { target: found.target, cacheDir: found.cacheDir, labelFile: found.labelFile, image: found.finding.image, relabel: found.finding.relabel, reviewKey: found.finding.reviewKey };
-      if (ref.relabel.length) {
+      if (ref.relabel.length && !actions.some((a) => a.title === `Relabel as ${ref.relabel.join(' > ')}`)) {
         const relabel = new vscode.CodeAction(`Relabel as ${ref.relabel.join(' > ')}`, vscode.CodeActionKind.QuickFix);
         relabel.diagnostics = [diagnostic];
         relabel.command = { command: 'taxon.auditRelabel', title: relabel.title, arguments: [ref] };
         relabel.isPreferred = true;
         actions.push(relabel);
       }
-      const reviewed = new vscode.CodeAction('Mark as reviewed', vscode.CodeActionKind.QuickFix);
+      const what = diagnostic.code === 'taxon.near-duplicate' ? 'duplicate pair' : 'label';
+      const reviewed = new vscode.CodeAction(`Mark ${what} as reviewed`, vscode.CodeActionKind.QuickFix);
       reviewed.diagnostics = [diagnostic];
       reviewed.command = { command: 'taxon.auditMarkReviewed', title: reviewed.title, arguments: [ref] };
       actions.push(reviewed);
