@@ -529,7 +529,14 @@ async function audit(args: string[], io: Io): Promise<number> {
       signal: io.signal,
       progress: io.progress ? (message, f) => io.progress!(`audit: ${message} (${Math.round(f * 100)} %)`) : undefined,
     },
-  );
+  ).catch((err: unknown) => {
+    if (err instanceof Error && err.name === 'AbortError') return undefined;
+    throw err;
+  });
+  if (!r) {
+    io.err('taxon: audit interrupted: nothing was written');
+    return 130;
+  }
   if (r.missingEmbeddings > 0) io.err(`taxon: note: ${r.missingEmbeddings} item${r.missingEmbeddings === 1 ? ' has' : 's have'} no cached embedding and ${r.missingEmbeddings === 1 ? 'was' : 'were'} not audited (run "taxon embed" first)`);
   if (r.unjudged > 0) io.err(`taxon: note: ${r.unjudged} labelled item${r.unjudged === 1 ? '' : 's'} not judged: no other example of ${r.unjudged === 1 ? 'its' : 'their'} label outside ${r.unjudged === 1 ? 'its' : 'their'} fold`);
   if (values.json) {

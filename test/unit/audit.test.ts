@@ -25,7 +25,7 @@ test('Cholesky solve gives the solution of a small SPD system', () => {
   [1, -2, 3].forEach((x, i) => assert.ok(Math.abs(b[i] - x) < 1e-12, `x[${i}] = ${b[i]}`));
 });
 
-test('cross-validated LDA separates two Gaussian classes out of fold', () => {
+test('cross-validated LDA separates two Gaussian classes out of fold', async () => {
   const rand = rng(3);
   const g = gaussian(rand);
   const n = 400;
@@ -38,7 +38,7 @@ test('cross-validated LDA separates two Gaussian classes out of fold', () => {
   }
   const rows = Int32Array.from({ length: n }, (_, i) => i);
   const fold = Int32Array.from({ length: n }, (_, i) => i % 5);
-  const logits = crossValidatedLda({ data, n, dim }, rows, cls, fold, 5, 2);
+  const logits = await crossValidatedLda({ data, n, dim }, rows, cls, fold, 5, 2);
   const p = new Float64Array(2);
   let right = 0;
   for (let i = 0; i < n; i++) {
@@ -67,9 +67,9 @@ function noisyClusters() {
   return { s, t, labels, flipped };
 }
 
-test('the audit ranks moved labels first, suggests the true leaf and names the level where the paths part', () => {
+test('the audit ranks moved labels first, suggests the true leaf and names the level where the paths part', async () => {
   const { s, t, labels, flipped } = noisyClusters();
-  const report = auditLabels(t, { data: s.data, n: s.n, dim: s.dim }, labels, s.images, { dims: 8 });
+  const report = await auditLabels(t, { data: s.data, n: s.n, dim: s.dim }, labels, s.images, { dims: 8 });
   assert.equal(report.items.length, s.n);
   assert.equal(report.unjudged, 0);
   const top = report.items.slice(0, flipped.size);
@@ -88,16 +88,16 @@ test('the audit ranks moved labels first, suggests the true leaf and names the l
   assert.ok(report.items.some((i) => i.level === 0 && !flipped.has(i.row)));
 });
 
-test('an item is judged out of fold: a label that only it carries is not judged (no model has seen it elsewhere)', () => {
+test('an item is judged out of fold: a label that only it carries is not judged (no model has seen it elsewhere)', async () => {
   const { s, t, labels } = noisyClusters();
   const lone = t.add('lone', t.roots[0]);
   labels[3] = [lone];
-  const report = auditLabels(t, { data: s.data, n: s.n, dim: s.dim }, labels, s.images, { dims: 8 });
+  const report = await auditLabels(t, { data: s.data, n: s.n, dim: s.dim }, labels, s.images, { dims: 8 });
   assert.equal(report.unjudged, 1);
   assert.ok(!report.items.some((i) => i.row === 3));
 });
 
-test('partial labels are judged at their own node, and agreeing with a deeper suggestion is no contradiction', () => {
+test('partial labels are judged at their own node, and agreeing with a deeper suggestion is no contradiction', async () => {
   const t = new Taxonomy();
   const a = t.add('a');
   const a1 = t.add('a1', a);
@@ -108,28 +108,28 @@ test('partial labels are judged at their own node, and agreeing with a deeper su
   const { s, t: t2, labels } = noisyClusters();
   // Give ten items only their parent.
   for (let r = 1; r < 200; r += 20) labels[r] = [t2.nodes[s.labels[r]].parent];
-  const report = auditLabels(t2, { data: s.data, n: s.n, dim: s.dim }, labels, s.images, { dims: 8 });
+  const report = await auditLabels(t2, { data: s.data, n: s.n, dim: s.dim }, labels, s.images, { dims: 8 });
   const partial = report.items.filter((i) => t2.nodes[i.given].parent === ROOT);
   assert.equal(partial.length, 10);
   assert.ok(partial.every((i) => i.levels.length === 1));
 });
 
-test('the audit refuses one class or none, and names the image of a non-finite embedding', () => {
+test('the audit refuses one class or none, and names the image of a non-finite embedding', async () => {
   const { s, t } = noisyClusters();
   const X = { data: s.data, n: s.n, dim: s.dim };
-  assert.throws(() => auditLabels(t, X, s.labels.map(() => []), s.images), (e: Error) => e instanceof NotEnoughClassesError && /no labelled items/.test(e.message));
+  await assert.rejects(auditLabels(t, X, s.labels.map(() => []), s.images), (e: Error) => e instanceof NotEnoughClassesError && /no labelled items/.test(e.message));
   const leaf = t.leaves()[0];
-  assert.throws(() => auditLabels(t, X, s.labels.map(() => [leaf]), s.images), (e: Error) => e instanceof NotEnoughClassesError && /only one class/.test(e.message));
+  await assert.rejects(auditLabels(t, X, s.labels.map(() => [leaf]), s.images), (e: Error) => e instanceof NotEnoughClassesError && /only one class/.test(e.message));
   const bad = Float32Array.from(s.data);
   bad[5 * s.dim + 2] = NaN;
-  assert.throws(() => auditLabels(t, { ...X, data: bad }, s.labels.map((l) => [l]), s.images, { dims: 8 }), (e: Error) => e instanceof NonFiniteEmbeddingError && e.message.includes(s.images[5]));
+  await assert.rejects(auditLabels(t, { ...X, data: bad }, s.labels.map((l) => [l]), s.images, { dims: 8 }), (e: Error) => e instanceof NonFiniteEmbeddingError && e.message.includes(s.images[5]));
 });
 
-test('a cancelled audit stops with an abort error', () => {
+test('a cancelled audit stops with an abort error', async () => {
   const { s, t, labels } = noisyClusters();
   const controller = new AbortController();
   controller.abort();
-  assert.throws(() => auditLabels(t, { data: s.data, n: s.n, dim: s.dim }, labels, s.images, { signal: controller.signal }), (e: Error) => e.name === 'AbortError');
+  await assert.rejects(auditLabels(t, { data: s.data, n: s.n, dim: s.dim }, labels, s.images, { signal: controller.signal }), (e: Error) => e.name === 'AbortError');
 });
 
 test('near-duplicate search finds the same pairs as the exact search, without comparing all pairs', () => {

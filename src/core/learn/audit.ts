@@ -22,7 +22,7 @@
 import { DatasetError } from '../diagnostics';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { pcaProjection } from './clustering';
-import { calibrateTemperature, crossValidatedLda, DEFAULT_SHRINKAGE, softmaxAt } from './lda';
+import { calibrateTemperature, crossValidatedLda, DEFAULT_SHRINKAGE, softmaxAt, yieldToEventLoop } from './lda';
 import { deepest } from './model';
 import type { RowLabels } from './hierarchy';
 import { NonFiniteEmbeddingError, type Features } from './softmax';
@@ -71,7 +71,7 @@ export interface AuditReport {
  * Throws DatasetError-free plain errors for the caller to name the dataset: NotEnoughClassesError
  * when fewer than two distinct given nodes have labelled items.
  */
-export function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, images: readonly string[], options: AuditOptions = {}): AuditReport {
+export async function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, images: readonly string[], options: AuditOptions = {}): Promise<AuditReport> {
   const folds = Math.max(2, Math.floor(options.folds ?? DEFAULT_FOLDS));
   const progress = options.progress ?? (() => {});
   const rows: number[] = [];
@@ -102,13 +102,13 @@ export function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, image
   }
 
   progress('Projecting the embeddings', 0.05);
-  options.signal?.throwIfAborted();
+  await yieldToEventLoop(options.signal);
   // Few labelled items cannot support many dimensions: a 256-d covariance from 24 items makes
   // every judgement over-confident (measured on 24 real photos: 6 of 24 above 0.95 instead of 2).
-  const X = project(raw, images, Math.min(options.dims ?? DEFAULT_AUDIT_DIMS, Math.max(2, Math.floor(rows.length / 4))));
+  const X = await project(raw, images, options.signal, Math.min(options.dims ?? DEFAULT_AUDIT_DIMS, Math.max(2, Math.floor(rows.length / 4))));
   options.signal?.throwIfAborted();
   progress('Cross-validating', 0.4);
-  const logits = crossValidatedLda(X, rows, classOf, fold, folds, C, {
+  const logits = await crossValidatedLda(X, rows, classOf, fold, folds, C, {
     shrinkage: options.shrinkage ?? DEFAULT_SHRINKAGE,
     signal: options.signal,
     onFold: (done, total) => progress(`Fold ${done} of ${total}`, 0.4 + (0.4 * done) / total),
@@ -124,7 +124,7 @@ export function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, image
   // The hierarchy's second opinion: among siblings only, with the covariance of their own
   // subtree (fine-grained differences that the pooled covariance of all classes drowns).
   progress('Judging among siblings', 0.8);
-  const local = siblingProbabilities(t, X, rows, classNodes, classOf, fold, folds, options);
+  const local = await siblingProbabilities(t, X, rows, classNodes, classOf, fold, folds, options);
 
   // Which classes lie at or under each node: a class's ancestors (and itself) get its mass.
   const ancestorsOfClass = classNodes.map((c) => t.ancestry(c));
@@ -172,7 +172,7 @@ export function auditLabels(t: Taxonomy, raw: Features, labels: RowLabels, image
  * parent, from an LDA fitted only on the rows of those classes (1 when the class has no sibling
  * class, or when its group cannot be judged).
  */
-function siblingProbabilities(t: Taxonomy, X: Features, rows: readonly number[], classNodes: readonly number[], classOf: Int32Array, fold: Int32Array, folds: number, options: AuditOptions): Float64Array {
+async function siblingProbabilities(t: Taxonomy, X: Features, rows: readonly number[], classNodes: readonly number[], classOf: Int32Array, fold: Int32Array, folds: number, options: AuditOptions): Promise<Float64Array> {
   const out = new Float64Array(rows.length).fill(1);
   const groups = new Map<number, number[]>();
   classNodes.forEach((node, c) => {
@@ -190,7 +190,7 @@ function siblingProbabilities(t: Taxonomy, X: Features, rows: readonly number[],
   }
   for (const [parent, classes] of groups) {
     if (parent === ROOT || classes.length < 2) continue;
-    options.signal?.throwIfAborted();
+    await yieldToEventLoop(options.signal);
     const idx = members.get(parent) ?? [];
     const localIndex = new Map(classes.map((c, k) => [c, k]));
     const K = classes.length;
@@ -200,7 +200,7 @@ function siblingProbabilities(t: Taxonomy, X: Features, rows: readonly number[],
     const perFold = new Int32Array(folds);
     for (const f of localFold) perFold[f]++;
     if (idx.length < 4) continue;
-    const logits = crossValidatedLda(X, idx.map((i) => rows[i]), localClass, localFold, folds, K, { shrinkage: options.shrinkage ?? DEFAULT_SHRINKAGE, signal: options.signal, skipEmptyFolds: true });
+    const logits = await crossValidatedLda(X, idx.map((i) => rows[i]), localClass, localFold, folds, K, { shrinkage: options.shrinkage ?? DEFAULT_SHRINKAGE, signal: options.signal, skipEmptyFolds: true });
     const judged = idx.map((_, k) => k).filter((k) => perFold[localFold[k]] < idx.length && Number.isFinite(logits[k * K + localClass[k]]));
     if (!judged.length) continue;
     const T = calibrateTemperature(logits, localClass, K, judged);
@@ -237,7 +237,7 @@ export function partingLevel(t: Taxonomy, a: number, b: number): number {
 }
 
 /** L2-normalised rows, projected onto their top principal directions (centred). */
-function project(raw: Features, images: readonly string[], dims: number): Features {
+async function project(raw: Features, images: readonly string[], signal: AbortSignal | undefined, dims: number): Promise<Features> {
   const { n, dim } = raw;
   const data = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
@@ -256,7 +256,15 @@ function project(raw: Features, images: readonly string[], dims: number): Featur
     for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) data[i * dim + j] -= mean[j];
     return X;
   }
-  return pcaProjection(X, dims, { seed: 11, sampleRows: Math.min(n, 4000) }).project(X);
+  const pca = pcaProjection(X, dims, { seed: 11, sampleRows: Math.min(n, 4000) });
+  const out = new Float32Array(n * pca.dims);
+  const chunk = 2048;
+  for (let start = 0; start < n; start += chunk) {
+    await yieldToEventLoop(signal);
+    const rows = Math.min(chunk, n - start);
+    out.set(pca.project({ data: data.subarray(start * dim, (start + rows) * dim), n: rows, dim }).data, start * pca.dims);
+  }
+  return { data: out, n, dim: pca.dims };
 }
 
 /** Wraps the audit's own errors as a DatasetError naming the dataset. */

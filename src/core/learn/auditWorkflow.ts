@@ -12,6 +12,7 @@ import { resolveCacheDir } from '../model/embed';
 import { auditError, auditLabels, DEFAULT_SUSPECT_SCORE, type AuditOptions } from './audit';
 import { duplicateKey, readReviewed, saveAuditFindings, suspectKey, type AuditFindings, type DuplicatePair, type Suspect } from './auditStore';
 import { DEFAULT_DUPLICATE_SIMILARITY, nearDuplicates } from './duplicates';
+import { yieldToEventLoop } from './lda';
 import { labelledEmbeddings, type LearningPaths } from './workflow';
 
 export interface DatasetAuditOptions extends AuditOptions {
@@ -47,7 +48,7 @@ export async function auditDataset(target: string, paths: LearningPaths = {}, op
   const t0 = performance.now();
   let report;
   try {
-    report = auditLabels(t, data.raw, data.labels, data.images, options);
+    report = await auditLabels(t, data.raw, data.labels, data.images, options);
   } catch (err) {
     throw auditError(target, err);
   }
@@ -91,14 +92,14 @@ export async function auditDataset(target: string, paths: LearningPaths = {}, op
       for (let y = x + 1; y < group.length; y++) addPair(ds.items[group[x]].image, ds.items[group[y]].image, ds.items[group[x]].labels, ds.items[group[y]].labels, 1, true);
     }
   }
-  options.signal?.throwIfAborted();
+  await yieldToEventLoop(options.signal);
   const near = nearDuplicates(data.raw, { threshold: options.similarity ?? DEFAULT_DUPLICATE_SIMILARITY, signal: options.signal });
   for (const p of near.pairs) addPair(data.images[p.a], data.images[p.b], data.labels[p.a], data.labels[p.b], p.similarity, false);
   // Differently labelled pairs first (those are the ones to fix), then by similarity.
   duplicates.sort((p, q) => Number(p.sameLabel) - Number(q.sameLabel) || q.similarity - p.similarity || p.a.localeCompare(q.a));
   const t2 = performance.now();
 
-  options.signal?.throwIfAborted();
+  await yieldToEventLoop(options.signal);
   const suspects = options.all ? report.items.map(toSuspect) : flagged;
   const result: DatasetAudit = {
     suspects,

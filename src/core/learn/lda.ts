@@ -211,11 +211,11 @@ export interface CrossValidationOptions {
  * other fold. One pass collects per-fold moments; each fold's model is the total minus its own.
  * Returns a rows.length × classes matrix (see softmaxAt for probabilities).
  */
-export function crossValidatedLda(X: Features, rows: ArrayLike<number>, classOf: ArrayLike<number>, fold: ArrayLike<number>, folds: number, classes: number, options: CrossValidationOptions = {}): Float64Array {
+export async function crossValidatedLda(X: Features, rows: ArrayLike<number>, classOf: ArrayLike<number>, fold: ArrayLike<number>, folds: number, classes: number, options: CrossValidationOptions = {}): Promise<Float64Array> {
   const d = X.dim;
   const perFold = Array.from({ length: folds }, () => emptyMoments(d, classes));
   for (let i = 0; i < rows.length; i++) {
-    if (i % 1024 === 0) options.signal?.throwIfAborted();
+    if (i % 2048 === 2047) await yieldToEventLoop(options.signal);
     accumulate(perFold[fold[i]], X, rows[i], classOf[i]);
   }
   const total = emptyMoments(d, classes);
@@ -227,7 +227,7 @@ export function crossValidatedLda(X: Features, rows: ArrayLike<number>, classOf:
   const out = new Float64Array(rows.length * classes);
   const p = new Float64Array(classes);
   for (let f = 0; f < folds; f++) {
-    options.signal?.throwIfAborted();
+    await yieldToEventLoop(options.signal);
     const own = perFold[f];
     const rest: Moments = {
       gram: total.gram.map((v, k) => v - own.gram[k]),
@@ -244,10 +244,17 @@ export function crossValidatedLda(X: Features, rows: ArrayLike<number>, classOf:
     const model = fitFromMoments(rest, d, classes, options.shrinkage ?? DEFAULT_SHRINKAGE);
     for (let i = 0; i < rows.length; i++) {
       if (fold[i] !== f) continue;
+      if (i % 2048 === 2047) await yieldToEventLoop(options.signal);
       ldaLogits(model, X, rows[i], p);
       out.set(p, i * classes);
     }
     options.onFold?.(f + 1, folds);
   }
   return out;
+}
+
+/** Lets timers, messages and signals (Ctrl-C) through, then stops if the work was cancelled. */
+export async function yieldToEventLoop(signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  signal?.throwIfAborted();
 }
