@@ -85,7 +85,7 @@ const app = document.getElementById('app') ?? document.body.appendChild(h('div',
 const title = h('h1', { class: 'title' }, 'Images');
 const datasetBadge = document.createElement('vscode-badge');
 datasetBadge.title = 'Dataset';
-const countText = h('span', { class: 'count', 'aria-live': 'polite' });
+const countText = h('span', { class: 'count' });
 
 const filterButtons = new Map<GalleryFilterName, { button: VscodeButton; badge: HTMLElement }>();
 const filterGroup = h('div', { class: 'filters', role: 'group', 'aria-label': 'Show' });

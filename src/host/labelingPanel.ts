@@ -165,7 +165,7 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
     }
     this.details.set(image, item);
     this.rows.splice(this.index, 0, { image, score: item.score, predicted: item.predicted.at(-1)?.path ?? [] });
-    this.total++;
+    if (item.current) this.total++; // an unlabelled image is counted already (queued beyond the rows listed)
     this.treeChanged.fire(undefined);
     return true;
   }
