@@ -7,7 +7,7 @@ import { simulate } from '../../src/core/learn/simulate';
 // usage: node --import tsx test/bench/al-tune.ts '<json options>'   (tuning split: hold-out 0.2 removed, then 0.2 of the rest as the tuning test)
 (async () => {
   const opts = JSON.parse(process.argv[2] ?? '{}');
-  const d = await labelledEmbeddings('/work/shared/datasets/tinyimagenet-wordnet', { cacheDir: '/tmp/taxon-embed-cache' });
+  const d = await labelledEmbeddings('/work/shared/datasets/tinyimagenet-wordnet', { cacheDir: process.env.TAXON_TUNE_CACHE ?? '/tmp/taxon-bench-cache' });
   const t = d.ds.taxonomy;
   const poolRows: number[] = [], testRows: number[] = [];
   d.images.forEach((im, i) => {

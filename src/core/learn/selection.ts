@@ -69,7 +69,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   levelWeights: { leafward: 1 },
   hybridSwitchLabelsPerLeaf: 5,
   hybridBlendLabelsPerLeaf: 0,
-  hybridMeasure: 'multilevel-margin',
+  hybridMeasure: 'margin',
   hybridCandidates: 3,
   hybridAvoidLabelled: false,
   multilevelCandidates: 1,
