@@ -226,3 +226,22 @@ test('recover() removes the temporary files of writes killed midway, not those o
   new LabelWriter(loadDataset(file)).recover();
   assert.deepEqual(fs.readdirSync(root).filter((n) => n.endsWith('.tmp')).sort(), [live, other].sort());
 });
+
+test('two writers on one journal (the labelling panel and the gallery): distinct numbers, and neither marks the other\'s pending change as written', () => {
+  const JSONL4 = JSONL + '{"image": "images/c.jpg", "path": null}\n{"image": "images/d.jpg", "path": null}\n';
+  const { file, ds } = jsonlDataset(JSONL4);
+  const panel = new LabelWriter(ds);
+  const gallery = new LabelWriter(ds);
+  assert.deepEqual(panel.apply([change('images/b.jpg', 'animal > cat')]).entries.map((e) => e.seq), [1]);
+  assert.deepEqual(gallery.apply([change('images/c.jpg', 'animal > dog')]).entries.map((e) => e.seq), [2], 'the second writer numbers after the first');
+  // the gallery's next change cannot be written (read-only file): it waits in the journal…
+  fs.chmodSync(file, 0o444);
+  assert.throws(() => gallery.apply([change('images/d.jpg', 'animal > cat')]), LabelWriteError);
+  fs.chmodSync(file, 0o644);
+  // …and the panel's next write takes it along instead of marking it applied unwritten
+  panel.apply([change('images/a.jpg', 'animal')]);
+  assert.deepEqual(labelsOf(file), { 'images/a.jpg': ['animal'], 'images/b.jpg': ['animal > cat'], 'images/c.jpg': ['animal > dog'], 'images/d.jpg': ['animal > cat'] });
+  assert.deepEqual(new LabelWriter(loadDataset(file)).pending(), []);
+  const seqs = journalLines(path.dirname(file)).flatMap((l) => ('seq' in (l as object) ? [(l as { seq: number }).seq] : []));
+  assert.deepEqual(seqs, [1, 2, 3, 4]);
+});

@@ -67,6 +67,8 @@ export class LabelWriter {
   private queue: JournalEntry[] = [];
   private nextSeq = 1;
   private seen: Snapshot | undefined;
+  /** The journal's size after this writer's last read or append; another size means another writer appended. */
+  private journalSize = -1;
 
   constructor(
     readonly dataset: Dataset,
@@ -77,11 +79,30 @@ export class LabelWriter {
     this.compactBytes = options.compactBytes ?? 1024 * 1024;
     this.journal = new LabelJournal(path.join(this.stateDir, 'journal.jsonl'));
     this.key = toPosix(path.relative(dataset.root, this.file));
+    this.syncWithJournal();
+    this.seen = readSnapshot(this.file);
+  }
+
+  /**
+   * Takes in what another writer of the same journal appended since (the gallery's writer beside
+   * the labelling panel's): numbers continue after theirs, and their pending changes join the
+   * queue, so that a flush writes them too and its `applied` record is true for every change.
+   */
+  private syncWithJournal(): void {
+    const size = fileSize(this.journal.file);
+    if (size === this.journalSize) return;
     const state = this.journal.read();
-    this.nextSeq = state.maxSeq + 1;
+    this.nextSeq = Math.max(this.nextSeq, state.maxSeq + 1);
     const applied = state.applied.get(this.key) ?? 0;
     this.queue = state.entries.filter((e) => e.file === this.key && e.seq > applied && !state.discarded.has(e.seq)).sort((a, b) => a.seq - b.seq);
-    this.seen = readSnapshot(this.file);
+    this.journalSize = size;
+  }
+
+  /** Appends to the journal, keeping track of its size when no one else wrote in between. */
+  private appendToJournal(records: Parameters<LabelJournal['append']>[0], options?: Parameters<LabelJournal['append']>[1]): void {
+    const before = fileSize(this.journal.file);
+    this.journal.append(records, options);
+    if (before === this.journalSize) this.journalSize = fileSize(this.journal.file);
   }
 
   /** Confirmed changes not yet in the file, oldest first. */
@@ -104,9 +125,10 @@ export class LabelWriter {
       }
     }
     if (!changes.length) return [];
+    this.syncWithJournal();
     const entries = changes.map((c, i) => ({ seq: this.nextSeq + i, file: this.key, image: c.image, path: c.path === null ? null : [...c.path], at: c.at }));
     prepareCacheDir(this.stateDir);
-    this.journal.append(entries);
+    this.appendToJournal(entries);
     this.nextSeq += entries.length;
     this.queue.push(...entries);
     return entries;
@@ -120,6 +142,7 @@ export class LabelWriter {
 
   /** Writes every pending change to the file (all or none), then records them as applied. */
   flush(): WriteResult {
+    this.syncWithJournal();
     const entries = [...this.queue];
     if (!entries.length) return { written: 0, changedOnDisk: false };
     const upTo = entries[entries.length - 1].seq;
@@ -174,7 +197,10 @@ export class LabelWriter {
     } catch {
       size = 0;
     }
-    if (size > this.compactBytes) this.journal.compact(this.journal.read());
+    if (size > this.compactBytes) {
+      this.journal.compact(this.journal.read());
+      this.journalSize = fileSize(this.journal.file);
+    }
     return result;
   }
 
@@ -191,13 +217,13 @@ export class LabelWriter {
   discard(seqs: readonly number[]): void {
     const drop = new Set(seqs.filter((s) => this.queue.some((e) => e.seq === s)));
     if (!drop.size) return;
-    this.journal.append([...drop].map((seq) => ({ discarded: seq, file: this.key })));
+    this.appendToJournal([...drop].map((seq) => ({ discarded: seq, file: this.key })));
     this.queue = this.queue.filter((e) => !drop.has(e.seq));
   }
 
   private recordApplied(seq: number): void {
     if (!this.queue.some((e) => e.seq <= seq)) return;
-    this.journal.append([{ applied: seq, file: this.key }], { sync: false });
+    this.appendToJournal([{ applied: seq, file: this.key }], { sync: false });
     this.queue = this.queue.filter((e) => e.seq > seq);
   }
 
@@ -236,6 +262,15 @@ function isAlive(pid: number): boolean {
 function detail(err: DatasetError): string {
   const prefix = `${err.file}: `;
   return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+}
+
+/** A file's size, -1 when it does not exist. */
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return -1;
+  }
 }
 
 function statOf(file: string): fs.Stats | undefined {
