@@ -19,7 +19,7 @@ import { loadDataset } from '../../src/core/formats';
 import { splitFraction } from '../../src/core/learn/split';
 import { ROOT as TAXON_ROOT, type Taxonomy } from '../../src/core/taxonomy';
 import { DEV_DATASET } from './inference';
-import { BENCH_CACHE } from './learn';
+import { BENCH_CACHE, devBenchHeader, hasSklearn } from './learn';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
@@ -75,25 +75,13 @@ function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function hasSklearn(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import sklearn, numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function auditSuite(): Record<string, unknown> | undefined {
   if (!fs.existsSync(DEV_DATASET)) {
     console.log(`audit: skipped, ${DEV_DATASET} is absent`);
     return undefined;
   }
-  const result: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: os.loadavg() },
-    date: new Date().toISOString(),
-    dataset: path.relative(ROOT, DEV_DATASET),
-  };
+  const result: Record<string, unknown> = devBenchHeader();
   console.log(`audit: embedding into ${BENCH_CACHE} (cached runs take seconds, a cold one minutes)`);
   taxon(['embed', DEV_DATASET, '--cache', BENCH_CACHE, '--json']);
 

@@ -24,7 +24,7 @@ function taxon(args: string[]): string {
   return node([CLI, ...args]);
 }
 
-function hasSklearn(): boolean {
+export function hasSklearn(): boolean {
   try {
     execFileSync(PYTHON, ['-c', 'import sklearn, numpy'], { stdio: 'ignore' });
     return true;
@@ -35,17 +35,21 @@ function hasSklearn(): boolean {
 
 const pct = (x: number) => (x * 100).toFixed(2);
 
+/** What every dev-dataset benchmark file starts with: the machine, the date, the dataset. */
+export function devBenchHeader(): Record<string, unknown> {
+  return {
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: os.loadavg() },
+    date: new Date().toISOString(),
+    dataset: path.relative(ROOT, DEV_DATASET),
+  };
+}
+
 export function learnSuite(quick: boolean, out: string): Record<string, unknown> | undefined {
   if (!fs.existsSync(DEV_DATASET)) {
     console.log(`learn: skipped, ${DEV_DATASET} is absent`);
     return undefined;
   }
-  const result: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage: os.loadavg() },
-    date: new Date().toISOString(),
-    dataset: path.relative(ROOT, DEV_DATASET),
-    holdout: 0.2,
-  };
+  const result: Record<string, unknown> = { ...devBenchHeader(), holdout: 0.2 };
   const save = () => fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 
   console.log(`learn: embedding into ${BENCH_CACHE} (cached runs take seconds, a cold one minutes)`);

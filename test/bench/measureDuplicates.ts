@@ -32,14 +32,17 @@ for (let i = 0; i < n; i++) {
   const [a, b, c] = [0, 0, 0].map(() => Math.floor(rand() * real));
   for (let j = 0; j < dim; j++) data[i * dim + j] = base[a * dim + j] + 0.6 * (base[b * dim + j] - base[c * dim + j]);
 }
-// Planted pairs: row b becomes row a with multiplicative noise (similarities ~0.92–0.999).
-for (let k = 0; k < 200; k++) {
-  const a = Math.floor(rand() * n);
-  const b = Math.floor(rand() * n);
-  if (a === b) continue;
-  const eps = 0.3 + 1.2 * rand();
-  for (let j = 0; j < dim; j++) data[b * dim + j] = data[a * dim + j] * (1 + eps * (rand() - 0.5));
+/** Planted pairs: row b becomes row a with multiplicative noise (similarities ~0.92–0.999). */
+function plant(m: Float32Array, rows: number, pairs: number): void {
+  for (let k = 0; k < pairs; k++) {
+    const a = Math.floor(rand() * rows);
+    const b = Math.floor(rand() * rows);
+    if (a === b) continue;
+    const eps = 0.3 + 1.2 * rand();
+    for (let j = 0; j < dim; j++) m[b * dim + j] = m[a * dim + j] * (1 + eps * (rand() - 0.5));
+  }
 }
+plant(data, n, 200);
 
 const t0 = performance.now();
 const lsh = nearDuplicates({ data, n, dim }, { threshold });
@@ -50,14 +53,7 @@ const lshSeconds = (performance.now() - t0) / 1000;
 const sampleRows = Math.min(5000, n);
 const sample = new Float32Array(sampleRows * dim);
 for (let i = 0; i < sampleRows; i++) sample.set(data.subarray(i * dim, (i + 1) * dim), i * dim);
-// Plant 100 pairs inside the sample at similarities spread above the threshold.
-for (let k = 0; k < 100; k++) {
-  const a = Math.floor(rand() * sampleRows);
-  const b = Math.floor(rand() * sampleRows);
-  if (a === b) continue;
-  const eps = 0.3 + 1.2 * rand();
-  for (let j = 0; j < dim; j++) sample[b * dim + j] = sample[a * dim + j] * (1 + eps * (rand() - 0.5));
-}
+plant(sample, sampleRows, 100);
 const t1 = performance.now();
 const exact = nearDuplicatesExact({ data: sample, n: sampleRows, dim }, threshold);
 const exactSeconds = (performance.now() - t1) / 1000;
