@@ -198,6 +198,9 @@ export class NodeGallery implements vscode.Disposable {
     panel.onDidDispose(() => {
       this.panel = undefined;
       this.ready = false;
+      // the worker holds the dataset, its predictions and the thumbnails queue: free them with the panel
+      this.closeWorker();
+      this.entry = undefined;
     });
     return panel;
   }
