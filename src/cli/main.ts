@@ -619,6 +619,11 @@ function formatDuration(seconds: number): string {
 if (require.main === module) {
   const interrupt = new AbortController();
   process.once('SIGINT', () => interrupt.abort());
+  // `taxon … | head`: the reader went away; stop quietly instead of crashing on EPIPE.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   void runAsync(process.argv.slice(2), {
     out: (s) => process.stdout.write(s + '\n'),
     err: (s) => process.stderr.write(s + '\n'),

@@ -7,7 +7,7 @@ import { auditLabels, NotEnoughClassesError, partingLevel } from '../../src/core
 import { duplicateKey, markReviewed, readAuditFindings, suspectKey } from '../../src/core/learn/auditStore';
 import { auditDataset } from '../../src/core/learn/auditWorkflow';
 import { nearDuplicates, nearDuplicatesExact } from '../../src/core/learn/duplicates';
-import { cholesky, choleskySolve, crossValidatedLda, softmaxAt } from '../../src/core/learn/lda';
+import { cholesky, choleskySolve, crossValidatedLda, fitLda, ldaProbabilities, softmaxAt } from '../../src/core/learn/lda';
 import { NonFiniteEmbeddingError } from '../../src/core/learn/softmax';
 import { identicalFileGroups } from '../../src/core/identical';
 import { loadDataset } from '../../src/core/formats';
@@ -47,6 +47,24 @@ test('cross-validated LDA separates two Gaussian classes out of fold', async () 
     if (p[cls[i]] > 0.5) right++;
   }
   assert.ok(right / n > 0.95, `accuracy ${right / n}`);
+});
+
+test('LDA fits classes of one row each (no within-class spread) and repeated rows without failing', async () => {
+  const dim = 5;
+  // Three classes of one row; then two identical rows of one class beside one of another.
+  const data = Float32Array.from([1, 2, 3, 4, 5, 0.1, 0.2, 0.3, 0.4, 0.5, -1, 0, 1, 0, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+  const X = { data, n: 6, dim };
+  const single = fitLda(X, [0, 1, 2], [0, 1, 2], 3);
+  const p = new Float64Array(3);
+  ldaProbabilities(single, X, 0, p);
+  assert.ok(p.every(Number.isFinite) && Math.abs(p[0] + p[1] + p[2] - 1) < 1e-9);
+  assert.ok(p[0] > p[1] && p[0] > p[2], 'a row is closest to its own class');
+  const repeated = fitLda(X, [3, 4, 5], [0, 0, 1], 2);
+  ldaProbabilities(repeated, X, 3, p);
+  assert.ok(Number.isFinite(p[0]) && p[0] > 0.5);
+  // Out of fold with folds that leave a class of one row out entirely.
+  const logits = await crossValidatedLda(X, [0, 1, 2, 3, 4, 5], [0, 1, 2, 0, 0, 1], [0, 1, 2, 0, 1, 2], 3, 3, { skipEmptyFolds: true });
+  assert.equal(logits.length, 18);
 });
 
 /** Four leaves under two parents; a few labels moved to a sibling or across the tree. */
@@ -239,4 +257,21 @@ test('taxon audit explains a dataset with one class, and a cancelled audit write
     (e: Error) => e.name === 'AbortError',
   );
   assert.ok(!fs.existsSync(path.join(sp.cacheDir, 'audit.json')), 'nothing written');
+});
+
+test('a handful of labels with the default model: no factorisation failure, the planted label first', async () => {
+  // Regression: 9 labels (one pizza photo labelled goldfish) made a sibling group's covariance
+  // indefinite by rounding ("the covariance is not positive definite").
+  const dir = tempDir();
+  fs.cpSync(SHOP, dir, { recursive: true });
+  const csv = path.join(dir, 'labels.csv');
+  fs.writeFileSync(csv, fs.readFileSync(csv, 'utf8').replace('photos/n07873807_10.JPEG,\n', 'photos/n07873807_10.JPEG,animal > goldfish\n'));
+  const ds = loadDataset(csv);
+  assert.equal(ds.items.filter((i) => i.labels.length).length, 9);
+  const paths = { cacheDir: path.join(dir, '.taxon') };
+  await embedImages({ root: dir, images: ds.items.map((i) => i.image), ...paths });
+  const r = await auditDataset(csv, paths, { minScore: 0.5 });
+  assert.equal(r.judged, 9);
+  assert.equal(r.suspects[0]?.image, 'photos/n07873807_10.JPEG');
+  assert.equal(r.suspects[0]?.suggested, 'food > pizza');
 });

@@ -267,9 +267,11 @@ async function project(raw: Features, images: readonly string[], signal: AbortSi
   return { data: out, n, dim: pca.dims };
 }
 
-/** Wraps the audit's own errors as a DatasetError naming the dataset. */
+/** The audit's errors as a DatasetError naming the dataset (a cancellation stays an AbortError). */
 export function auditError(target: string, err: unknown): unknown {
   if (err instanceof NotEnoughClassesError) return new DatasetError(target, err.message);
   if (err instanceof NonFiniteEmbeddingError) return new DatasetError(target, err.message);
-  return err;
+  if (err instanceof Error && err.name === 'AbortError') return err;
+  // Anything else is our failure, but the curator still needs to know which dataset it was.
+  return new DatasetError(target, `the label audit failed: ${err instanceof Error ? err.message : String(err)}`);
 }

@@ -95,19 +95,40 @@ function fitFromMoments(m: Moments, d: number, classes: number, shrinkage: numbe
       for (let b = a; b < d; b++) S[r + b] -= sa * m.sums[o + b];
     }
   }
+  // Rounding can leave a tiny negative variance (a class of one row, identical rows): clamp it,
+  // and shrink towards a scale that is never zero.
   let trace = 0;
-  for (let a = 0; a < d; a++) trace += S[a * d + a];
-  const target = trace / n / d;
   for (let a = 0; a < d; a++) {
-    for (let b = a; b < d; b++) {
-      const v = ((1 - shrinkage) * S[a * d + b]) / n + (a === b ? shrinkage * target : 0);
-      S[a * d + b] = v;
-      S[b * d + a] = v;
-    }
-    // A constant feature leaves the diagonal at 0; a tiny ridge keeps the factorisation defined.
-    S[a * d + a] += 1e-9 * (target || 1);
+    if (S[a * d + a] < 0) S[a * d + a] = 0;
+    trace += S[a * d + a];
   }
-  cholesky(S, d);
+  let target = trace / n / d;
+  if (!(target > 1e-12)) {
+    let total = 0;
+    for (let a = 0; a < d; a++) total += m.gram[a * d + a];
+    target = total / n / d > 1e-12 ? total / n / d : 1;
+  }
+  // Shrunk covariance, factorised; if rounding still leaves it indefinite, lean on the diagonal.
+  const scatter = S;
+  let L: Float64Array | undefined;
+  for (const [lambda, ridge] of [[shrinkage, 1e-9], [Math.max(shrinkage, 0.5), 1e-4], [1, 1e-3]] as const) {
+    const A = new Float64Array(d * d);
+    for (let a = 0; a < d; a++) {
+      for (let b = a; b < d; b++) {
+        const v = ((1 - lambda) * scatter[a * d + b]) / n + (a === b ? (lambda + ridge) * target : 0);
+        A[a * d + b] = v;
+        A[b * d + a] = v;
+      }
+    }
+    try {
+      cholesky(A, d);
+      L = A;
+      break;
+    } catch {
+      // try the next, more diagonal, covariance
+    }
+  }
+  if (!L) throw new Error('the class covariance could not be factorised even on its diagonal');
   const weights = new Float64Array(classes * d);
   const bias = new Float64Array(classes);
   const present = new Uint8Array(classes);
@@ -122,7 +143,7 @@ function fitFromMoments(m: Moments, d: number, classes: number, shrinkage: numbe
     for (let a = 0; a < d; a++) mu[a] = m.sums[c * d + a] / nc;
     const w = weights.subarray(c * d, (c + 1) * d);
     w.set(mu);
-    choleskySolve(S, d, w);
+    choleskySolve(L, d, w);
     let q = 0;
     for (let a = 0; a < d; a++) q += mu[a] * w[a];
     bias[c] = -0.5 * q + Math.log(nc / n);
