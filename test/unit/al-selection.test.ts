@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Taxonomy } from '../../src/core/taxonomy';
 import { farthestFirst, kmeans, seededRandom, typicality } from '../../src/core/learn/clustering';
-import { scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
+import { DEFAULT_SELECTION, scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
 import { accuracyAt, labelsToReach, matchRandom } from '../../src/core/learn/simulate';
 import { marginalsFromLeaves } from '../../src/core/learn/uncertainty';
 import type { Features } from '../../src/core/learn/softmax';
@@ -52,7 +52,7 @@ test('typical picks one representative per cluster: its most typical point', () 
   assert.deepEqual(batch.map((r) => blobOf[r]).sort(), [0, 1, 2, 3]);
   const rows = Array.from({ length: X.n }, (_, i) => i);
   const cl = kmeans(X, rows, 4, { seed: 1 });
-  const typ = typicality(X, rows, cl.assignment, 4, 20);
+  const typ = typicality(X, rows, cl.assignment, 4, DEFAULT_SELECTION.typicalNeighbours);
   for (const r of batch) {
     const same = rows.filter((q) => cl.assignment[q] === cl.assignment[r]);
     assert.equal(Math.max(...same.map((q) => typ[q])), typ[r]);

@@ -76,7 +76,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   densityWeight: 0,
   typicalMaxClusters: 500,
   typicalMinClusterSize: 5,
-  typicalNeighbours: 20,
+  typicalNeighbours: 10,
   clusterSeed: 1,
 };
 
