@@ -6,9 +6,7 @@
 // the move), gallery-light.png and gallery-dark.png (after). The file is put back at the end.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The wrong label planted on an unlabelled goldfish photo (n01443537_* in shop/ are goldfish). */
 const PLANTED_AS = 'food > espresso';
 const GOLDFISH = /^photos\/n01443537_\d+\.JPEG$/;
@@ -27,44 +25,24 @@ async function waitFor(what, check, timeout = 30000) {
   }
 }
 
-/** Whether the extension contributes a command (read from its manifest, as VS Code registers it). */
-function contributes(command) {
-  const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-  return (manifest.contributes?.commands ?? []).some((c) => c.command === command);
-}
-
-/**
- * The suspicious filter reads `.taxon/audit.json`, written by "Taxon: Audit Labels", which is run
- * from the palette. Where the extension does not contribute that command, the findings are written
- * by the function the audit writes them with (saveAuditFindings): the planted photo as the suspect,
- * so the gallery reads a real file of the audit's format.
- */
-async function auditShop({ page, workspace, runCommand }, planted) {
+/** "Taxon: Audit Labels" from the palette on shop/; the suspicious filter reads the `.taxon/audit.json` it writes. */
+async function auditShop({ page, workspace, runCommand }) {
   const shop = path.join(workspace, 'shop');
   const file = path.join(shop, '.taxon', 'audit.json');
   const started = Date.now();
-  if (contributes('taxon.auditLabels')) {
-    await runCommand('Taxon: Audit Labels');
-    const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'shop' }).first();
-    if (await pick.waitFor({ timeout: 5000 }).then(() => true, () => false)) {
-      await page.locator('.quick-input-widget input').fill('shop');
-      await page.keyboard.press('Enter');
-    }
-    try {
-      await waitFor(`${file} written by Taxon: Audit Labels`, () => fs.existsSync(file) && fs.statSync(file).mtimeMs >= started - 1000, 120000);
-    } catch (err) {
-      await runCommand('Notifications: Show Notifications').catch(() => {});
-      const notes = await page.locator('.notifications-center .notification-list-item-message').allInnerTexts().catch(() => []);
-      throw new Error(`${err.message}; notifications: ${JSON.stringify(notes)}`);
-    }
-    return;
+  await runCommand('Taxon: Audit Labels');
+  const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'shop' }).first();
+  if (await pick.waitFor({ timeout: 5000 }).then(() => true, () => false)) {
+    await page.locator('.quick-input-widget input').fill('shop');
+    await page.keyboard.press('Enter');
   }
-  const { tsImport } = await import('tsx/esm/api');
-  const { saveAuditFindings } = await tsImport(path.join(ROOT, 'src/core/learn/auditStore.ts'), import.meta.url);
-  saveAuditFindings(path.join(shop, '.taxon'), {
-    suspects: [{ image: planted, given: PLANTED_AS, suggested: 'animal > goldfish', level: 1, score: 0.97 }],
-    duplicates: [{ a: 'photos/n02123045_0.JPEG', b: 'photos/n02123045_1.JPEG', similarity: 0.97, sameLabel: true }],
-  });
+  try {
+    await waitFor(`${file} written by Taxon: Audit Labels`, () => fs.existsSync(file) && fs.statSync(file).mtimeMs >= started - 1000, 120000);
+  } catch (err) {
+    await runCommand('Notifications: Show Notifications').catch(() => {});
+    const notes = await page.locator('.notifications-center .notification-list-item-message').allInnerTexts().catch(() => []);
+    throw new Error(`${err.message}; notifications: ${JSON.stringify(notes)}`);
+  }
 }
 
 const themeKind = (page) =>
@@ -111,7 +89,7 @@ async function relabel(ctx) {
     const tree = page.locator('.part.sidebar [role="tree"]').first();
     const food = tree.getByRole('treeitem', { name: new RegExp(`^food, ${foodCount} images, category`) }).first();
     await food.waitFor({ timeout: 30000 });
-    await auditShop(ctx, image);
+    await auditShop(ctx);
     await moveTheSuspect(ctx, { csv, planted, image, foodCount }, food);
   } finally {
     fs.writeFileSync(csv, original);
