@@ -6,6 +6,10 @@
 // the move), gallery-light.png and gallery-dark.png (after). The file is put back at the end.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** shop/labels.csv as the fixture has it: the mistake is planted on it, whatever earlier suites labelled. */
+const PRISTINE = fileURLToPath(new URL('../fixtures/workspace/shop/labels.csv', import.meta.url));
 
 /** The wrong label planted on an unlabelled goldfish photo (n01443537_* in shop/ are goldfish). */
 const PLANTED_AS = 'food > espresso';
@@ -76,12 +80,15 @@ async function relabel(ctx) {
   const { page, workspace, openTaxonView } = ctx;
   const csv = path.join(workspace, 'shop', 'labels.csv');
   const original = fs.readFileSync(csv, 'utf8');
-  // (earlier suites may have labelled some shop/ photos: the counts are read, not assumed)
-  const image = original.split('\n').map((l) => l.split(',')).find(([im, label]) => GOLDFISH.test(im) && label === '')?.[0];
-  if (!image) throw new Error(`${csv}: no unlabelled goldfish photo left to plant a mistake on`);
+  // Earlier suites label some shop/ photos (with whatever the keys picked): the audit would judge
+  // the planted mistake among those. It is planted on the fixture's own labels instead, and the
+  // file as the earlier suites left it is put back at the end.
+  const pristine = fs.readFileSync(PRISTINE, 'utf8');
+  const image = pristine.split('\n').map((l) => l.split(',')).find(([im, label]) => GOLDFISH.test(im) && label === '')?.[0];
+  if (!image) throw new Error(`${PRISTINE}: no unlabelled goldfish photo to plant a mistake on`);
   try {
     // the mistake to find: a goldfish among the food
-    fs.writeFileSync(csv, original.replace(`\n${image},\n`, `\n${image},${PLANTED_AS}\n`));
+    fs.writeFileSync(csv, pristine.replace(`\n${image},\n`, `\n${image},${PLANTED_AS}\n`));
     const planted = fs.readFileSync(csv, 'utf8');
     const foodCount = countUnder(planted, 'food');
     // the datasets are loaded (the audit asks which one) once the tree counts the planted photo under food
