@@ -275,3 +275,19 @@ test('a handful of labels with the default model: no factorisation failure, the 
   assert.equal(r.suspects[0]?.image, 'photos/n07873807_10.JPEG');
   assert.equal(r.suspects[0]?.suggested, 'food > pizza');
 });
+
+test('the duplicate search never reads an image path that leaves the dataset root', async () => {
+  const parent = tempDir();
+  const dir = path.join(parent, 'ds');
+  fs.cpSync(SHOP, dir, { recursive: true });
+  const csv = path.join(dir, 'labels.csv');
+  // ../outside.JPEG is byte-identical to a labelled photo, with another label
+  fs.copyFileSync(path.join(dir, 'photos', 'n01443537_0.JPEG'), path.join(parent, 'outside.JPEG'));
+  fs.appendFileSync(csv, '../outside.JPEG,food > pizza\n');
+  const ds = loadDataset(csv);
+  const paths = { modelPath: TINY, cacheDir: path.join(dir, '.taxon') };
+  await embedImages({ root: dir, images: ds.items.map((i) => i.image).filter((i) => !i.startsWith('..')), ...paths });
+  const r = await auditDataset(csv, paths, { minScore: 0 });
+  assert.ok(!r.duplicates.some((d) => d.a.includes('outside') || d.b.includes('outside')), JSON.stringify(r.duplicates));
+  assert.ok(!r.suspects.some((x) => x.image.includes('outside')));
+});

@@ -4,10 +4,10 @@
  * already marked as reviewed left out. Findings are saved to `.taxon/audit.json` only when the
  * whole audit completed: a cancelled audit writes nothing.
  */
-import * as path from 'node:path';
 import type { Dataset } from '../dataset';
 import { loadDataset } from '../formats';
 import { identicalFileGroups } from '../identical';
+import { RootContainment } from '../paths';
 import { resolveCacheDir } from '../model/embed';
 import { auditError, auditLabels, DEFAULT_SUSPECT_SCORE, type AuditOptions } from './audit';
 import { duplicateKey, readReviewed, saveAuditFindings, suspectKey, type AuditFindings, type DuplicatePair, type Suspect } from './auditStore';
@@ -86,10 +86,18 @@ export async function auditDataset(target: string, paths: LearningPaths = {}, op
     if (reviewed.has(key)) reviewedHidden++;
     else duplicates.push(pair);
   };
-  const files = ds.items.map((item) => path.join(ds.root, ...item.image.split('/')));
-  for (const group of identicalFileGroups(files)) {
+  // Only images that stay inside the dataset root are read (the workspace is untrusted input).
+  const inside = new RootContainment(ds.root);
+  const items = ds.items.flatMap((item) => {
+    const absolute = inside.resolve(item.image).absolute;
+    return absolute ? [{ item, absolute }] : [];
+  });
+  for (const group of identicalFileGroups(items.map((f) => f.absolute))) {
     for (let x = 0; x < group.length; x++) {
-      for (let y = x + 1; y < group.length; y++) addPair(ds.items[group[x]].image, ds.items[group[y]].image, ds.items[group[x]].labels, ds.items[group[y]].labels, 1, true);
+      for (let y = x + 1; y < group.length; y++) {
+        const [a, b] = [items[group[x]].item, items[group[y]].item];
+        addPair(a.image, b.image, a.labels, b.labels, 1, true);
+      }
     }
   }
   await yieldToEventLoop(options.signal);
