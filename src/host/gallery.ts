@@ -3,9 +3,7 @@
  * node. The gallery worker selects, filters, sorts, makes thumbnails and writes moves; this file
  * opens the panel, checks what the webview sends and relays it.
  */
-import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
 import type { InferenceMode } from '../core/learn/inference';
 import { DEFAULT_PIXEL_LIMIT } from '../core/model/preprocess';
@@ -21,8 +19,8 @@ import type { DatasetEntry, Datasets } from './datasets';
 import type { GalleryListReply, GalleryReply, GalleryRequest, GalleryThumbsEvent } from './galleryProtocol';
 import type { LabelingController } from './labelingPanel';
 import { datasetName, pathOf, type TaxonomyElement } from './taxonomyTree';
-
-type Body<T> = T extends unknown ? Omit<T, 'id'> : never;
+import { WorkerClient } from './workerClient';
+import { webviewHtml } from './webviewHtml';
 
 const KEYS: KeyHelp[] = [
   { keys: '← → ↑ ↓', action: 'move between images' },
@@ -39,40 +37,14 @@ const KEYS: KeyHelp[] = [
 ];
 
 /** Request/response over the gallery worker, paired by id; thumbnails arrive as events. */
-class GalleryWorkerClient {
-  private readonly worker: Worker;
-  private nextId = 1;
-  private readonly pending = new Map<number, (reply: GalleryReply) => void>();
-
+class GalleryWorkerClient extends WorkerClient<GalleryRequest, GalleryReply> {
   constructor(extensionPath: string, onThumbs: (event: GalleryThumbsEvent) => void) {
-    this.worker = new Worker(path.join(extensionPath, 'dist', 'galleryWorker.js'));
-    this.worker.on('message', (reply: GalleryReply | GalleryThumbsEvent) => {
-      if (reply.type === 'thumbs') return onThumbs(reply);
-      const resolve = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
-      resolve?.(reply);
+    super(path.join(extensionPath, 'dist', 'galleryWorker.js'), 'gallery', (message) => {
+      const event = message as GalleryThumbsEvent;
+      if (event.type !== 'thumbs') return false;
+      onThumbs(event);
+      return true;
     });
-    const fail = (message: string) => {
-      for (const [id, resolve] of this.pending) resolve({ id, type: 'error', message });
-      this.pending.clear();
-    };
-    this.worker.on('error', (err) => fail(err.message));
-    this.worker.on('exit', (code) => fail(`the gallery worker stopped (exit code ${code})`));
-  }
-
-  request<K extends GalleryReply['type']>(body: Body<GalleryRequest>, expect: K): Promise<Extract<GalleryReply, { type: K }>> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, (reply) => {
-        if (reply.type === expect) resolve(reply as Extract<GalleryReply, { type: K }>);
-        else reject(new Error(reply.type === 'error' ? reply.message : `unexpected reply ${reply.type}`));
-      });
-      this.worker.postMessage({ ...body, id } as GalleryRequest);
-    });
-  }
-
-  dispose(): void {
-    void this.worker.terminate();
   }
 }
 
@@ -206,16 +178,7 @@ export class NodeGallery implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const dist = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist'));
-    const media = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media'));
-    const codicons = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'node_modules', '@vscode', 'codicons', 'dist', 'codicon.css'));
-    return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src ${webview.cspSource} 'nonce-${nonce}'; script-src 'nonce-${nonce}'; font-src ${webview.cspSource};">
-<link rel="stylesheet" href="${media}/gallery.css" nonce="${nonce}">
-<link rel="stylesheet" href="${codicons}" id="vscode-codicon-stylesheet" nonce="${nonce}">
-</head><body><div id="app" aria-label="Taxon image gallery"></div>
-<script nonce="${nonce}" src="${dist}/webview/gallery.js"></script></body></html>`;
+    return webviewHtml(webview, this.extensionUri, { bundle: 'gallery', stylesheets: ['gallery.css'], label: 'Taxon image gallery' });
   }
 
   private post(message: GalleryHostMessage): void {

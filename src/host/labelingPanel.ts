@@ -3,7 +3,6 @@
  * session worker ranks and retrains; this file shows images, turns keys into labels, writes
  * them to the annotation file and keeps the queue view in step.
  */
-import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { InferenceMode } from '../core/learn/inference';
@@ -13,6 +12,7 @@ import type { DatasetEntry, Datasets } from './datasets';
 import { SessionClient } from './sessionClient';
 import type { SessionItem } from './sessionProtocol';
 import { datasetName, pathOf } from './taxonomyTree';
+import { webviewHtml } from './webviewHtml';
 
 /** Writes one label to the dataset's annotation file (null clears it). */
 export interface LabelSink {
@@ -276,16 +276,7 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
   }
 
   private html(webview: vscode.Webview): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const dist = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist'));
-    const media = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media'));
-    const codicons = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'node_modules', '@vscode', 'codicons', 'dist', 'codicon.css'));
-    return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource} 'nonce-${nonce}'; script-src 'nonce-${nonce}'; font-src ${webview.cspSource};">
-<link rel="stylesheet" href="${media}/labeling.css" nonce="${nonce}">
-<link rel="stylesheet" href="${codicons}" id="vscode-codicon-stylesheet" nonce="${nonce}">
-</head><body><div id="app" role="application" aria-label="Taxon labelling panel"></div>
-<script nonce="${nonce}" src="${dist}/webview/labeling.js"></script></body></html>`;
+    return webviewHtml(webview, this.extensionUri, { bundle: 'labeling', stylesheets: ['labeling.css'], label: 'Taxon labelling panel', role: 'application', localImages: true });
   }
 
   private post(message: HostMessage): void {
