@@ -164,6 +164,8 @@ export type GalleryWebviewMessage =
   | { type: 'tiles'; version: number; start: number; count: number }
   /** Move the selected tiles (index ranges [start, end) of list `version`) to a path. */
   | { type: 'move'; version: number; ranges: Array<[number, number]>; path: string[] }
+  /** Label each selected tile with the path the model predicts for it (the batch view). */
+  | { type: 'confirm'; version: number; ranges: Array<[number, number]> }
   | { type: 'undo' }
   /** Open tile `index` of list `version` in the labelling panel. */
   | { type: 'open'; version: number; index: number };
@@ -188,14 +190,17 @@ export function parseGalleryMessage(raw: unknown): GalleryWebviewMessage | undef
       return isIndex(m.version) && isIndex(m.start) && isIndex(m.count) && m.count > 0 && m.count <= MAX_TILES_PER_REQUEST
         ? { type: 'tiles', version: m.version, start: m.start, count: m.count }
         : undefined;
-    case 'move': {
+    case 'move':
+    case 'confirm': {
       const ranges = m.ranges;
       const okRanges =
         Array.isArray(ranges) &&
         ranges.length > 0 &&
         ranges.length <= MAX_RANGES &&
         ranges.every((r) => Array.isArray(r) && r.length === 2 && isIndex(r[0]) && isIndex(r[1]) && r[0] < r[1]);
-      return isIndex(m.version) && okRanges && isPath(m.path) ? { type: 'move', version: m.version, ranges: ranges as Array<[number, number]>, path: m.path } : undefined;
+      if (!isIndex(m.version) || !okRanges) return undefined;
+      if (m.type === 'confirm') return { type: 'confirm', version: m.version, ranges: ranges as Array<[number, number]> };
+      return isPath(m.path) ? { type: 'move', version: m.version, ranges: ranges as Array<[number, number]>, path: m.path } : undefined;
     }
     case 'open':
       return isIndex(m.version) && isIndex(m.index) ? { type: 'open', version: m.version, index: m.index } : undefined;

@@ -113,6 +113,10 @@ const sortLabel = h('label', { class: 'sort' }, h('span', { class: 'muted' }, 'O
 
 const selectionText = h('span', { class: 'selection-text' });
 const moveButton = button('Move to…', 'move', 'M', false);
+const confirmButton = button('Confirm', 'check', 'C');
+confirmButton.title = "Label each selected image with the path the model predicts for it (C)";
+/** Why there is nothing to confirm (no predictions yet), or undefined. */
+let noPredictions: string | undefined;
 const openButton = button('Label', 'tag', 'Enter');
 openButton.title = 'Open the focused image in the labelling panel (Enter)';
 const undoButton = button('Undo', 'discard', 'U');
@@ -126,7 +130,7 @@ const header = h(
   'header',
   { class: 'bar' },
   h('div', { class: 'heading' }, title, datasetBadge, countText),
-  h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Actions on the selected images' }, selectionText, moveButton, openButton, undoButton, helpButton),
+  h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Actions on the selected images' }, selectionText, moveButton, confirmButton, openButton, undoButton, helpButton),
 );
 const toolbar = h('div', { class: 'toolbar' }, filterGroup, sortLabel);
 
@@ -385,6 +389,8 @@ function updateSelectionText(): void {
   const n = selection.size;
   selectionText.textContent = n > 0 ? `${count(n, 'image')} selected` : '';
   moveButton.disabled = total === 0;
+  confirmButton.disabled = total === 0 || noPredictions !== undefined;
+  confirmButton.title = noPredictions ?? "Label each selected image with the path the model predicts for it (C)";
   openButton.disabled = total === 0;
 }
 
@@ -436,6 +442,16 @@ function targetRanges(): Array<[number, number]> {
 }
 
 // ---------------------------------------------------------------- moving
+
+/** The batch view's action: each selected image (or the focused one) gets the model's path. */
+function confirmPredicted(): void {
+  if (noPredictions !== undefined) {
+    announce(noPredictions);
+    return;
+  }
+  const ranges = targetRanges();
+  if (ranges.length > 0) post({ type: 'confirm', version, ranges });
+}
 
 function openMove(): void {
   const ranges = targetRanges();
@@ -513,6 +529,7 @@ function onList(m: Extract<GalleryHostMessage, { type: 'list' }>): void {
     b.title = reason ?? FILTERS.find((f) => f.name === name)!.title;
     b.classList.toggle('not-available', reason !== undefined);
   }
+  noPredictions = m.notAvailable?.predicted;
   if (sortSelect.value !== sort) sortSelect.value = sort;
   countText.textContent = m.unavailable && total === 0 ? '' : `${count(total, 'image')}`;
   delete app.dataset.busy;
@@ -659,6 +676,10 @@ document.addEventListener('keydown', (event) => {
       event.preventDefault();
       openMove();
       return;
+    case 'c':
+      event.preventDefault();
+      confirmPredicted();
+      return;
     case 'u':
       event.preventDefault();
       post({ type: 'undo' });
@@ -700,6 +721,7 @@ sortSelect.addEventListener('change', () => {
   if (value !== sort) post({ type: 'view', filter, sort: value });
 });
 moveButton.addEventListener('click', () => openMove());
+confirmButton.addEventListener('click', () => confirmPredicted());
 openButton.addEventListener('click', () => total > 0 && post({ type: 'open', version, index: active }));
 undoButton.addEventListener('click', () => post({ type: 'undo' }));
 helpButton.addEventListener('click', () => helpDialog.showModal());

@@ -30,6 +30,7 @@ const KEYS: KeyHelp[] = [
   { keys: 'Ctrl+click', action: 'add or remove one image' },
   { keys: 'Ctrl+A', action: 'select every image in the list' },
   { keys: 'M', action: 'move the selected images to another path' },
+  { keys: 'C', action: "confirm: label each selected image with the model's predicted path" },
   { keys: 'Enter', action: 'open the image in the labelling panel' },
   { keys: 'U', action: 'undo the last move' },
   { keys: 'Escape', action: 'clear the selection' },
@@ -258,6 +259,9 @@ export class NodeGallery implements vscode.Disposable {
       case 'move':
         await this.write({ type: 'move', version: m.version, ranges: m.ranges, path: m.path });
         return;
+      case 'confirm':
+        await this.write({ type: 'confirm', version: m.version, ranges: m.ranges });
+        return;
       case 'undo':
         await this.write({ type: 'undo' });
         return;
@@ -273,7 +277,9 @@ export class NodeGallery implements vscode.Disposable {
    * Writes a move (or its undo) like any label: journaled by the worker; when the label file is
    * open in an editor, applied there as a workspace edit and saved (so the editor's undo has it).
    */
-  private async write(request: { type: 'move'; version: number; ranges: Array<[number, number]>; path: string[] } | { type: 'undo' }): Promise<void> {
+  private async write(
+    request: { type: 'move'; version: number; ranges: Array<[number, number]>; path: string[] } | { type: 'confirm'; version: number; ranges: Array<[number, number]> } | { type: 'undo' },
+  ): Promise<void> {
     const client = this.client!;
     const file = this.labelFile;
     const doc = file ? vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === file) : undefined;
@@ -300,10 +306,13 @@ export class NodeGallery implements vscode.Disposable {
       return;
     }
     const images = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
+    const unpredicted = moved.unpredicted ? ` ${images(moved.unpredicted)} had no prediction and kept ${moved.unpredicted === 1 ? 'its' : 'their'} label.` : '';
     const text =
       request.type === 'undo'
         ? `Undone: ${images(moved.count)} got their previous labels back in ${name}.`
-        : moved.count === 0
+        : request.type === 'confirm'
+          ? `Confirmed the model's path for ${images(moved.count)} in ${name}${moved.unchanged ? ` (${moved.unchanged} already labelled so)` : ''}.${unpredicted}`
+          : moved.count === 0
           ? `Nothing to move: ${images(moved.unchanged)} already at ${request.path.join(' > ')}.`
           : `Moved ${images(moved.count)} to ${request.path.join(' > ')} in ${name}${moved.unchanged ? ` (${moved.unchanged} already there)` : ''}.${moved.changedOnDisk ? ' The file had changed on disk; the labels were applied on top.' : ''}`;
     this.post({ type: 'moved', count: moved.count, path: moved.path, undo: request.type === 'undo', text });

@@ -23,6 +23,8 @@ export type GalleryRequest =
    * label file; with it (the file is open in an editor) the reply carries the edits for that text.
    */
   | { id: number; type: 'move'; version: number; ranges: Array<[number, number]>; path: string[]; editorText?: string }
+  /** Journal (and write, as for a move) each image's predicted path as its label. */
+  | { id: number; type: 'confirm'; version: number; ranges: Array<[number, number]>; editorText?: string }
   | { id: number; type: 'undo'; editorText?: string }
   /** Write what is journaled but not yet in the label file (after the editor saved the edits). */
   | { id: number; type: 'flush' }
@@ -57,6 +59,8 @@ export type GalleryReply =
       changedOnDisk: boolean;
       /** The file could not be written: the changes wait in the journal. */
       error?: string;
+      /** Confirm: selected images without a prediction (left as they were). */
+      unpredicted?: number;
     }
   | { id: number; type: 'written'; file: string; pending: number; error?: string }
   | { id: number; type: 'reloaded'; changed: boolean; list?: GalleryListReply }

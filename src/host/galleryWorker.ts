@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import type { Dataset } from '../core/dataset';
 import { loadDataset, parseAnnotationText } from '../core/formats';
-import { moveImages } from '../core/gallery/move';
+import { confirmPredictions, moveImages } from '../core/gallery/move';
 import { AUDIT_MISSING, compactPredictions, Gallery, type GalleryFilter, type GalleryPredictions, type GallerySort } from '../core/gallery/selection';
 import { ThumbnailCache, thumbnailDataUrl, type Thumbnail } from '../core/gallery/thumbnails';
 import { labelEdits, labelFile, LabelWriter, type LabelChange } from '../core/labels';
@@ -258,6 +258,18 @@ async function handle(req: GalleryRequest): Promise<GalleryReply> {
       const move = moveImages(loaded.ds, imagesAt(req.version, req.ranges), req.path);
       if (move.changes.length > 0) undoStack.push({ changes: move.undo, path: req.path });
       return write(req.id, move.changes, req.path, move.unchanged.length, req.editorText);
+    }
+    case 'confirm': {
+      const items = checkVersion(req.version);
+      const chosen: Array<{ image: string; predicted: number }> = [];
+      for (const [start, end] of req.ranges) {
+        if (end > items.length) throw new Error(`the selection (${start}–${end}) is outside the gallery's ${items.length} images`);
+        for (let i = start; i < end; i++) chosen.push({ image: loaded.ds.items[items[i]].image, predicted: loaded.gallery.predictedOf(items[i]) });
+      }
+      const confirm = confirmPredictions(loaded.ds, chosen);
+      if (confirm.changes.length > 0) undoStack.push({ changes: confirm.undo, path: [] });
+      const reply = write(req.id, confirm.changes, null, confirm.unchanged.length, req.editorText);
+      return reply.type === 'moved' ? { ...reply, unpredicted: confirm.unpredicted.length } : reply;
     }
     case 'undo': {
       const last = undoStack.pop();

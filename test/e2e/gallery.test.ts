@@ -115,6 +115,17 @@ suite('Node gallery', () => {
     assert.strictEqual(fs.readFileSync(csv, 'utf8'), before);
   });
 
+  test('Confirm without predictions changes nothing and says why', async () => {
+    const before = fs.readFileSync(csv, 'utf8');
+    const list = last('list')!;
+    assert.ok(list.notAvailable?.predicted, 'products/ has no trained classifiers in this suite');
+    const mark = api.gallery.posted.length;
+    await api.gallery.receive({ type: 'confirm', version: list.version, ranges: [[0, 1]] });
+    const confirmed = await waitFor('confirmed', () => last('moved', mark));
+    assert.strictEqual(confirmed.text, "Confirmed the model's path for 0 images in labels.csv. 1 image had no prediction and kept its label.");
+    assert.strictEqual(fs.readFileSync(csv, 'utf8'), before);
+  });
+
   test('Enter on a labelled image opens it in the labelling panel', async function () {
     this.timeout(180000);
     const list = last('list')!;

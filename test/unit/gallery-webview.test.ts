@@ -67,6 +67,9 @@ test('the host accepts only well-formed gallery messages', () => {
     path: ['animal', 'cat'],
   });
   assert.deepEqual(parseGalleryMessage({ type: 'tiles', version: 1, start: 60, count: 60 }), { type: 'tiles', version: 1, start: 60, count: 60 });
+  assert.deepEqual(parseGalleryMessage({ type: 'confirm', version: 2, ranges: [[0, 3]], path: ['ignored'] }), { type: 'confirm', version: 2, ranges: [[0, 3]] });
+  assert.equal(parseGalleryMessage({ type: 'confirm', version: 2, ranges: [[3, 1]] }), undefined);
+  assert.equal(parseGalleryMessage({ type: 'confirm', version: -1, ranges: [[0, 1]] }), undefined);
   const bad: unknown[] = [
     null,
     'ready',

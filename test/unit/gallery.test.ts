@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import type { Dataset } from '../../src/core/dataset';
 import { loadDataset } from '../../src/core/formats/index';
-import { moveImages } from '../../src/core/gallery/move';
+import { confirmPredictions, moveImages } from '../../src/core/gallery/move';
 import { AUDIT_MISSING, compactPredictions, Gallery, type GalleryPredictions } from '../../src/core/gallery/selection';
 import { ThumbnailCache } from '../../src/core/gallery/thumbnails';
 import type { AuditFindings } from '../../src/core/learn/auditStore';
@@ -266,5 +266,35 @@ test('a move written through the label writer is journaled, lands in the file, a
   const journal = fs.readFileSync(path.join(root, '.taxon', 'journal.jsonl'), 'utf8');
   assert.match(journal, /"image":"a\/gold2\.jpg","path":\["animal","cat"\]/);
   new LabelWriter(loadDataset(file)).apply(move.undo);
+  assert.equal(fs.readFileSync(file, 'utf8'), before);
+});
+
+test('confirming gives each chosen image the path predicted for it; no prediction, no change; the writer lands it and undo restores', () => {
+  const { gallery, ds, file } = shop();
+  const before = fs.readFileSync(file, 'utf8');
+  const t = ds.taxonomy;
+  const chosen = ['u/u1.jpg', 'u/u2.jpg', 'u/u3.jpg', 'a/gold1.jpg', 'u/u1.jpg'].map((image) => {
+    const i = ds.items.findIndex((it) => it.image === image);
+    return { image, predicted: gallery.predictedOf(i) };
+  });
+  const confirm = confirmPredictions(ds, chosen, 5);
+  assert.deepEqual(confirm.changes, [
+    { image: 'u/u1.jpg', path: ['animal', 'cat'], at: 5 },
+    { image: 'u/u2.jpg', path: ['food', 'pizza'], at: 5 },
+  ]);
+  assert.deepEqual(confirm.undo, [
+    { image: 'u/u1.jpg', path: null, at: 5 },
+    { image: 'u/u2.jpg', path: null, at: 5 },
+  ]);
+  assert.deepEqual(confirm.unpredicted, ['u/u3.jpg'], 'no prediction: left as it is');
+  assert.deepEqual(confirm.unchanged, ['a/gold1.jpg'], 'already labelled with its prediction');
+  assert.equal(t.pathString(gallery.predictedOf(ds.items.findIndex((it) => it.image === 'u/u2.jpg'))), 'food > pizza');
+  assert.throws(() => confirmPredictions(ds, [{ image: '../etc/passwd', predicted: 0 }]), /it is not an item of this dataset/);
+  new LabelWriter(ds).apply(confirm.changes);
+  const after = fs.readFileSync(file, 'utf8');
+  assert.match(after, /^u\/u1\.jpg,animal > cat$/m);
+  assert.match(after, /^u\/u2\.jpg,food > pizza$/m);
+  assert.match(after, /^u\/u3\.jpg,$/m);
+  new LabelWriter(loadDataset(file)).apply(confirm.undo);
   assert.equal(fs.readFileSync(file, 'utf8'), before);
 });

@@ -48,3 +48,36 @@ export function moveImages(ds: Dataset, images: readonly string[], target: reado
   }
   return move;
 }
+
+/**
+ * "Confirm" in the gallery, the batch view of the labelling loop: each chosen image gets the path
+ * the model predicts for it (images may have different predictions; each keeps its own). Images
+ * with no prediction are left out and counted; an image already labelled exactly there is
+ * unchanged. Undo puts back what each image had.
+ */
+export function confirmPredictions(ds: Dataset, chosen: ReadonlyArray<{ image: string; predicted: number }>, at = Date.now()): Move & { unpredicted: string[] } {
+  const file = labelFile(ds);
+  const t = ds.taxonomy;
+  const labelsOf = new Map<string, number[]>();
+  for (const item of ds.items) if (!labelsOf.has(item.image)) labelsOf.set(item.image, item.labels);
+  const out: Move & { unpredicted: string[] } = { changes: [], undo: [], unchanged: [], unpredicted: [] };
+  const seen = new Set<string>();
+  for (const { image, predicted } of chosen) {
+    if (seen.has(image)) continue;
+    seen.add(image);
+    const labels = labelsOf.get(image);
+    if (labels === undefined) throw new LabelError(file, `cannot label ${image}: it is not an item of this dataset`);
+    if (predicted === ROOT || predicted < 0 || predicted >= t.size) {
+      out.unpredicted.push(image);
+      continue;
+    }
+    if (labels.length === 1 && labels[0] === predicted) {
+      out.unchanged.push(image);
+      continue;
+    }
+    const deepest = labels.reduce((best, l) => (best === ROOT || t.depth(l) > t.depth(best) ? l : best), ROOT);
+    out.changes.push({ image, path: t.path(predicted), at });
+    out.undo.push({ image, path: deepest === ROOT ? null : t.path(deepest), at });
+  }
+  return out;
+}

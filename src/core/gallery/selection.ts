@@ -66,6 +66,11 @@ export class Gallery {
   readonly predictionsUnavailable: string | undefined;
   readonly auditAvailable: boolean;
 
+  /** The node predicted for item i (ROOT when there is no prediction). */
+  predictedOf(i: number): number {
+    return this.predictedNode[i];
+  }
+
   constructor(
     readonly ds: Dataset,
     predictions: GalleryPredictions,
