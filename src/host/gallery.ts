@@ -62,8 +62,10 @@ export class NodeGallery implements vscode.Disposable {
   private labelFile: string | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private readonly subscription: vscode.Disposable;
-  /** Every message posted to the webview, newest last (for the tests). */
+  /** The last 200 messages posted to the webview, newest last (for the tests). */
   readonly posted: GalleryHostMessage[] = [];
+  /** How many messages were ever posted: `posted` holds the last of them (marks for the tests). */
+  postedTotal = 0;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -184,6 +186,7 @@ export class NodeGallery implements vscode.Disposable {
 
   private post(message: GalleryHostMessage): void {
     this.posted.push(message);
+    this.postedTotal++;
     if (this.posted.length > 200) this.posted.shift();
     void this.panel?.webview.postMessage(message);
   }

@@ -30,8 +30,12 @@ suite('Node gallery', () => {
     await vscode.window.tabGroups.close(ours);
   });
 
+  /** The newest message of a type posted after mark `after` (a `postedTotal`; `posted` keeps only the last 200). */
   const last = <T extends GalleryHostMessage['type']>(type: T, after = 0) =>
-    api.gallery.posted.slice(after).filter((m): m is Extract<GalleryHostMessage, { type: T }> => m.type === type).at(-1);
+    api.gallery.posted
+      .slice(Math.max(0, after - (api.gallery.postedTotal - api.gallery.postedTotal)))
+      .filter((m): m is Extract<GalleryHostMessage, { type: T }> => m.type === type)
+      .at(-1);
 
   test('Show Images on a node lists its images; tiles come with thumbnails; a malformed message is refused', async () => {
     const summary = api.datasets.get(csv)!.summary!;
@@ -45,12 +49,12 @@ suite('Node gallery', () => {
     const init = last('init')!;
     assert.strictEqual(init.title, 'clothing');
     // the labelled images by name (whatever the model predicts for the unlabelled ones)
-    let mark = api.gallery.posted.length;
+    let mark = api.gallery.postedTotal;
     assert.strictEqual(await api.gallery.receive({ type: 'view', filter: 'labelled', sort: 'name' }), true);
     const list = await waitFor('the labelled list', () => last('list', mark));
     assert.strictEqual(list.total, 3);
 
-    mark = api.gallery.posted.length;
+    mark = api.gallery.postedTotal;
     assert.strictEqual(await api.gallery.receive({ type: 'tiles', version: list.version, start: 0, count: 60 }), true);
     const tiles = await waitFor('tiles', () => last('tiles', mark));
     assert.deepStrictEqual(
@@ -63,7 +67,7 @@ suite('Node gallery', () => {
     );
     // thumbnails not cached yet arrive a moment later
     await waitFor('three thumbnails', () => {
-      const made = api.gallery.posted.slice(mark).flatMap((m) => (m.type === 'thumbs' ? m.thumbs : m.type === 'tiles' ? m.tiles : []));
+      const made = api.gallery.posted.slice(Math.max(0, mark - (api.gallery.postedTotal - api.gallery.posted.length))).flatMap((m) => (m.type === 'thumbs' ? m.thumbs : m.type === 'tiles' ? m.tiles : []));
       return new Set(made.filter((t) => t.thumb?.startsWith('data:image/webp;base64,')).map((t) => t.index)).size === 3;
     });
 
@@ -77,7 +81,7 @@ suite('Node gallery', () => {
     const doc = await vscode.workspace.openTextDocument(csv);
     await vscode.window.showTextDocument(doc, { preview: false, viewColumn: vscode.ViewColumn.Beside });
     const list = last('list')!;
-    let mark = api.gallery.posted.length;
+    let mark = api.gallery.postedTotal;
     await api.gallery.receive({ type: 'move', version: list.version, ranges: [[0, 1]], path: ['clothing', 'shoe'] });
     const moved = await waitFor('moved', () => last('moved', mark));
     assert.match(moved.text, /^Moved 1 image to clothing > shoe in labels\.csv\.$/);
@@ -90,14 +94,14 @@ suite('Node gallery', () => {
     assert.strictEqual(relisted.keepPosition, true);
     assert.strictEqual(relisted.counts.labelled, 3);
 
-    mark = api.gallery.posted.length;
+    mark = api.gallery.postedTotal;
     await api.gallery.receive({ type: 'undo' });
     const undone = await waitFor('undone', () => last('moved', mark));
     assert.strictEqual(undone.undo, true);
     await waitFor('the file restored', () => fs.readFileSync(csv, 'utf8') === original);
     assert.strictEqual(doc.isDirty, false);
 
-    mark = api.gallery.posted.length;
+    mark = api.gallery.postedTotal;
     await api.gallery.receive({ type: 'undo' });
     const nothing = await waitFor('a notice', () => last('notice', mark));
     assert.strictEqual(nothing.text, 'Nothing to undo in the gallery.');
@@ -107,7 +111,7 @@ suite('Node gallery', () => {
   test('a move against an outdated list is refused and changes nothing', async () => {
     const before = fs.readFileSync(csv, 'utf8');
     const list = last('list')!;
-    const mark = api.gallery.posted.length;
+    const mark = api.gallery.postedTotal;
     await api.gallery.receive({ type: 'move', version: list.version - 1, ranges: [[0, 1]], path: ['clothing', 'shoe'] });
     const notice = await waitFor('a notice', () => last('notice', mark));
     assert.strictEqual(notice.level, 'error');
@@ -119,7 +123,7 @@ suite('Node gallery', () => {
     const before = fs.readFileSync(csv, 'utf8');
     const list = last('list')!;
     assert.ok(list.notAvailable?.predicted, 'products/ has no trained classifiers in this suite');
-    const mark = api.gallery.posted.length;
+    const mark = api.gallery.postedTotal;
     await api.gallery.receive({ type: 'confirm', version: list.version, ranges: [[0, 1]] });
     const confirmed = await waitFor('confirmed', () => last('moved', mark));
     assert.strictEqual(confirmed.text, "Confirmed the model's path for 0 images in labels.csv. 1 image had no prediction and kept its label.");
