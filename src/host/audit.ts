@@ -159,7 +159,7 @@ export class AuditFindings implements vscode.Disposable, vscode.CodeActionProvid
     try {
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === ref.labelFile);
       const reply = await this.relabelInWorker({ kind: 'relabel', target: ref.target, cacheDir: ref.cacheDir, image: ref.image, path: ref.relabel, editorText: doc?.getText() });
-      if (doc && reply.edits) {
+      if (doc && reply.edits && reply.edits.length > 0) {
         const edit = new vscode.WorkspaceEdit();
         for (const e of reply.edits) edit.replace(doc.uri, new vscode.Range(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character), e.newText);
         if (!(await vscode.workspace.applyEdit(edit)) || !(await doc.save())) throw new Error(`${reply.file}: the label could not be written through the editor`);

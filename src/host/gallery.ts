@@ -295,7 +295,7 @@ export class NodeGallery implements vscode.Disposable {
       return;
     }
     const name = path.basename(moved.file);
-    if (doc && moved.edits) {
+    if (doc && moved.edits && moved.edits.length > 0) {
       const edit = new vscode.WorkspaceEdit();
       for (const e of moved.edits) edit.replace(doc.uri, new vscode.Range(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character), e.newText);
       if (!(await vscode.workspace.applyEdit(edit)) || !(await doc.save())) {

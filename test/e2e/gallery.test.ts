@@ -125,7 +125,9 @@ suite('Node gallery', () => {
     assert.ok(list.notAvailable?.predicted, 'products/ has no trained classifiers in this suite');
     const mark = api.gallery.postedTotal;
     await api.gallery.receive({ type: 'confirm', version: list.version, ranges: [[0, 1]] });
-    const confirmed = await waitFor('confirmed', () => last('moved', mark));
+    const answer = await waitFor('an answer', () => last('moved', mark) ?? last('notice', mark), 30000);
+    assert.strictEqual(answer.type, 'moved', JSON.stringify(answer));
+    const confirmed = answer as Extract<GalleryHostMessage, { type: 'moved' }>;
     assert.strictEqual(confirmed.text, "Confirmed the model's path for 0 images in labels.csv. 1 image had no prediction and kept its label.");
     assert.strictEqual(fs.readFileSync(csv, 'utf8'), before);
   });
