@@ -135,23 +135,23 @@ export interface GalleryThumb {
   error?: string;
 }
 
+/** A list of the gallery: what the worker answers and the host passes on to the webview. */
+export interface GalleryListReply {
+  version: number;
+  total: number;
+  filter: GalleryFilterName;
+  sort: GallerySortName;
+  counts: Record<GalleryFilterName, number>;
+  /** Why the filter or order cannot apply (e.g. no audit has run yet). */
+  unavailable?: string;
+  /** Filters that cannot apply to this dataset yet, with the reason (no predictions, no audit). */
+  notAvailable?: Partial<Record<GalleryFilterName, string>>;
+}
+
 export type GalleryHostMessage =
   | { type: 'init'; datasetName: string; title: string; paths: string[][]; keys: KeyHelp[] }
   /** A new list (first open, another filter or order, or the labels changed): `version` tags its indices. */
-  | {
-      type: 'list';
-      version: number;
-      total: number;
-      filter: GalleryFilterName;
-      sort: GallerySortName;
-      counts: Record<GalleryFilterName, number>;
-      /** Why the filter or order cannot apply (e.g. no audit has run yet). */
-      unavailable?: string;
-      /** Filters that cannot apply to this dataset yet, with the reason (no predictions, no audit). */
-      notAvailable?: Partial<Record<GalleryFilterName, string>>;
-      /** Keep the scroll position and focus (the same list after a label change). */
-      keepPosition?: boolean;
-    }
+  | ({ type: 'list'; /** Keep the scroll position and focus (the same list after a label change). */ keepPosition?: boolean } & GalleryListReply)
   | { type: 'tiles'; version: number; start: number; tiles: GalleryTile[] }
   | { type: 'thumbs'; version: number; thumbs: GalleryThumb[] }
   | { type: 'moved'; count: number; path: string[] | null; undo: boolean; text: string }

@@ -1,7 +1,9 @@
 /** Messages between the gallery's host side (src/host/gallery.ts) and its worker (dist/galleryWorker.js). */
 import type { TextEdit } from '../core/diagnostics';
 import type { InferenceMode } from '../core/learn/inference';
-import type { GalleryFilterName, GallerySortName, GalleryThumb, GalleryTile } from '../protocol';
+import type { GalleryFilterName, GalleryListReply, GallerySortName, GalleryThumb, GalleryTile } from '../protocol';
+
+export type { GalleryListReply };
 
 export type GalleryRequest =
   | {
@@ -31,15 +33,6 @@ export type GalleryRequest =
   /** Read the dataset again if its label file changed on disk; answers with the list when it did. */
   | { id: number; type: 'reload' };
 
-export interface GalleryListReply {
-  version: number;
-  total: number;
-  filter: GalleryFilterName;
-  sort: GallerySortName;
-  counts: Record<GalleryFilterName, number>;
-  unavailable?: string;
-  notAvailable?: Partial<Record<GalleryFilterName, string>>;
-}
 
 export type GalleryReply =
   | { id: number; type: 'opened'; file: string; root: string; paths: string[][]; predictions?: string; audit: boolean }

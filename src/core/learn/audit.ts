@@ -25,7 +25,7 @@ import { pcaProjection } from './clustering';
 import { calibrateTemperature, crossValidatedLda, DEFAULT_SHRINKAGE, softmaxAt, yieldToEventLoop } from './lda';
 import { deepest } from './model';
 import type { RowLabels } from './hierarchy';
-import { NonFiniteEmbeddingError, type Features } from './softmax';
+import { fitPreprocessing, NonFiniteEmbeddingError, preprocess, type Features } from './softmax';
 import { splitFraction } from './split';
 
 export const DEFAULT_FOLDS = 5;
@@ -238,31 +238,17 @@ export function partingLevel(t: Taxonomy, a: number, b: number): number {
 
 /** L2-normalised rows, projected onto their top principal directions (centred). */
 async function project(raw: Features, images: readonly string[], signal: AbortSignal | undefined, dims: number): Promise<Features> {
-  const { n, dim } = raw;
-  const data = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let sq = 0;
-    const o = i * dim;
-    for (let j = 0; j < dim; j++) sq += raw.data[o + j] * raw.data[o + j];
-    if (!Number.isFinite(sq)) throw new NonFiniteEmbeddingError(images[i] ?? `row ${i}`);
-    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
-    for (let j = 0; j < dim; j++) data[o + j] = raw.data[o + j] * inv;
-  }
-  const X: Features = { data, n, dim };
-  if (dim <= dims) {
-    const mean = new Float64Array(dim);
-    for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += data[i * dim + j];
-    for (let j = 0; j < dim; j++) mean[j] /= Math.max(1, n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) data[i * dim + j] -= mean[j];
-    return X;
-  }
+  // The classifiers' own preprocessing (softmax.ts): L2-normalised rows, a non-finite one named.
+  if (raw.dim <= dims) return preprocess(raw, { ...fitPreprocessing(raw, { center: true, images }), scale: 1 }, images);
+  const X = preprocess(raw, { mean: new Float32Array(0), scale: 1 }, images);
+  const { n, dim } = X;
   const pca = pcaProjection(X, dims, { seed: 11, sampleRows: Math.min(n, 4000) });
   const out = new Float32Array(n * pca.dims);
   const chunk = 2048;
   for (let start = 0; start < n; start += chunk) {
     await yieldToEventLoop(signal);
     const rows = Math.min(chunk, n - start);
-    out.set(pca.project({ data: data.subarray(start * dim, (start + rows) * dim), n: rows, dim }).data, start * pca.dims);
+    out.set(pca.project({ data: X.data.subarray(start * dim, (start + rows) * dim), n: rows, dim }).data, start * pca.dims);
   }
   return { data: out, n, dim: pca.dims };
 }
