@@ -25,6 +25,7 @@ const builds = [
       sessionWorker: 'src/host/sessionWorker.ts',
       galleryWorker: 'src/host/galleryWorker.ts',
       inferenceWorker: 'src/core/model/inferenceWorker.ts',
+      objectiveWorker: 'src/core/learn/objectiveWorker.ts',
     },
     outdir: 'dist',
     platform: 'node',

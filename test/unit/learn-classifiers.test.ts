@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ROOT, Taxonomy } from '../../src/core/taxonomy';
 import { minimize } from '../../src/core/learn/lbfgs';
 import { fitPreprocessing, fitSigmoid, fitSoftmax, NonFiniteEmbeddingError, preprocess, sigmoidProbabilities, softmaxProbabilities } from '../../src/core/learn/softmax';
+import { openSplit, PARALLEL_MIN_WORK } from '../../src/core/learn/parallel';
 import { affectedParents, LcpnClassifier, NoLabelsError } from '../../src/core/learn/hierarchy';
 import { TaxonModel } from '../../src/core/learn/model';
 import { evaluate } from '../../src/core/learn/metrics';
@@ -220,4 +221,25 @@ test('the hold-out split depends only on the image path', () => {
   const held = images.filter((im) => isHeldOut(im, 0.2)).length;
   assert.ok(held > 1800 && held < 2200, `${held} of 10000 held out at 0.2`);
   assert.notEqual(splitFraction('a.jpg', 'salt:'), splitFraction('a.jpg'));
+});
+
+test('a large softmax fit on two threads (a helper thread takes half the rows) reaches the one-thread result', () => {
+  // 3,000 rows × 8 classes × 200 dims = 4.8 M multiply-adds per evaluation: above PARALLEL_MIN_WORK.
+  const s = hierarchicalClusters({ n: 3000, dim: 200, branching: [2, 4], seed: 12 });
+  const X = preprocess({ data: s.data, n: s.n, dim: s.dim }, fitPreprocessing({ data: s.data, n: s.n, dim: s.dim }));
+  const leaves = s.taxonomy.leaves();
+  const index = new Map(leaves.map((l, i) => [l, i]));
+  const rows = Int32Array.from({ length: s.n }, (_, i) => i);
+  const targets = Int32Array.from(s.labels, (l) => index.get(l)!);
+  assert.ok(rows.length * leaves.length * X.dim >= PARALLEL_MIN_WORK);
+  const split = openSplit(X, rows, targets, new Float64Array(s.n).fill(1 / s.n), leaves.length, 2);
+  assert.ok(split, 'the helper thread started');
+  split.close();
+  const one = fitSoftmax(X, rows, targets, leaves.length, { threads: 1, maxIterations: 40 });
+  const two = fitSoftmax(X, rows, targets, leaves.length, { threads: 2, maxIterations: 40 });
+  assert.equal(two.iterations, one.iterations);
+  assert.ok(Math.abs(two.loss - one.loss) < 1e-9 * Math.max(1, Math.abs(one.loss)), `loss ${two.loss} vs ${one.loss}`);
+  let maxDiff = 0;
+  for (let i = 0; i < one.weights.length; i++) maxDiff = Math.max(maxDiff, Math.abs(one.weights[i] - two.weights[i]));
+  assert.ok(maxDiff < 1e-4, `weights differ by ${maxDiff}`);
 });

@@ -84,3 +84,29 @@ test('after a taxonomy change, unchanged classifiers are kept, changed ones are 
   assert.deepEqual(new Set(r.stale), new Set([ROOT, n0]), 'the root lost a child, n0 gained one');
   assert.ok(r.model.lcpn!.classifiers.has(t.find(['n1'])!), 'n1 is unchanged and kept');
 });
+
+test('a model with an input projection saves and loads back with it, predicting the same', () => {
+  const s = hierarchicalClusters({ n: 400, dim: 16, branching: [3, 3], seed: 6 });
+  const raw = { data: s.data, n: s.n, dim: s.dim };
+  const { model, X } = TaxonModel.train(s.taxonomy, raw, s.labels.map((l) => [l]), s.images, { alpha: 0.2, projection: { dims: 6, shrinkage: 0.25 } });
+  assert.equal(X.dim, 6);
+  assert.equal(model.dim, 6);
+  const dir = tempDir();
+  saveClassifiers(dir, model, MODEL);
+  const r = loadClassifiers(dir, s.taxonomy, MODEL);
+  assert.equal(r.status, 'ok');
+  if (r.status !== 'ok') return;
+  assert.equal(r.model.preprocessing.projection?.length, 6 * 16);
+  const X2 = r.model.prepare(raw);
+  assert.equal(X2.dim, 6);
+  assert.deepEqual(
+    r.model.predict(X2, 'bottomup').map((p) => p.path),
+    model.predict(X, 'bottomup').map((p) => p.path),
+  );
+  // A header whose projection does not match its dimensions is rejected.
+  const json = path.join(classifierDir(dir), 'lcpn.json');
+  const header = JSON.parse(fs.readFileSync(json, 'utf8'));
+  fs.writeFileSync(json, JSON.stringify({ ...header, inputDim: 15 }));
+  const bad = loadClassifiers(dir, s.taxonomy, MODEL);
+  assert.equal(bad.status, 'rejected');
+});

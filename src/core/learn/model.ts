@@ -9,7 +9,7 @@ import { FlatSoftmax, NearestNeighbours } from './alternatives';
 import { LcpnClassifier, NoLabelsError, type RetrainReport, type RowLabels } from './hierarchy';
 import { conditionalsFromLeaves, Decoder, DEFAULT_TAU, type InferenceMode, type Prediction } from './inference';
 import { evaluate } from './metrics';
-import { fitPreprocessing, preprocess, type Features, type FitOptions, type Preprocessing } from './softmax';
+import { DEFAULT_PROJECTION, fitPreprocessing, preprocess, type Features, type FitOptions, type Preprocessing, type ProjectionOptions } from './softmax';
 import { isHeldOut } from './split';
 
 export type ClassifierKind = 'lcpn' | 'flat' | 'knn';
@@ -27,6 +27,8 @@ export interface TrainOptions extends FitOptions {
   classifier?: ClassifierKind;
   /** Mean-centre the L2-normalised embeddings (default true). */
   center?: boolean;
+  /** Whitening projection onto the leading principal directions (default DEFAULT_PROJECTION, used when the embeddings have more dimensions); false: none. */
+  projection?: ProjectionOptions | false;
   groups?: readonly LabelGroup[];
   /** Fix α instead of tuning it on a hold-out of the training items. */
   alpha?: number;
@@ -53,6 +55,7 @@ export class TaxonModel {
     readonly taxonomy: Taxonomy,
     readonly kind: ClassifierKind,
     readonly preprocessing: Preprocessing,
+    /** The classifiers' input dimension (the projection's, when there is one). */
     readonly dim: number,
     alpha: number,
     tau = DEFAULT_TAU,
@@ -69,10 +72,11 @@ export class TaxonModel {
     const t0 = performance.now();
     const labelled = labels.filter((l) => l.length > 0).length;
     if (labelled === 0) throw new NoLabelsError();
-    const pre = fitPreprocessing(raw, { center: options.center, images });
+    const project = options.projection === false ? undefined : (options.projection ?? DEFAULT_PROJECTION);
+    const pre = fitPreprocessing(raw, { center: options.center, images, project });
     const X = preprocess(raw, pre, images);
     const kind = options.classifier ?? 'lcpn';
-    const model = new TaxonModel(taxonomy, kind, pre, raw.dim, options.alpha ?? DEFAULT_ALPHA, options.tau);
+    const model = new TaxonModel(taxonomy, kind, pre, X.dim, options.alpha ?? DEFAULT_ALPHA, options.tau);
     let alphaSource: TrainReport['alphaSource'] = options.alpha !== undefined ? 'fixed' : 'default';
     if (options.alpha === undefined) {
       const tuneRows = labels.map((l, i) => (l.length > 0 && isHeldOut(images[i], TUNE_FRACTION, TUNE_SALT) ? i : -1)).filter((i) => i >= 0);

@@ -6,6 +6,8 @@
  * Weights are K rows of (dim + 1) numbers, the last one the bias (not regularised).
  */
 import { minimize, type LbfgsOptions } from './lbfgs';
+import { openSplit, type SplitTerm } from './parallel';
+import { principalDirections, whiteningMatrix } from './projection';
 
 /** Row-major embeddings: row i is data[i*dim … (i+1)*dim). */
 export interface Features {
@@ -20,6 +22,25 @@ export interface Preprocessing {
   mean: Float32Array;
   /** Multiplies the centred vector so that a feature has unit variance on average (λ then means the same for any backbone). */
   scale: number;
+  /**
+   * Optional whitening projection, k × input-dim rows (projection.ts): the classifier input is
+   * scale · P (x̂ − μ), k-dimensional. Absent: the input is scale · (x̂ − μ).
+   */
+  projection?: Float32Array;
+}
+
+/** The classifiers' default input projection: the leading principal directions, shrunk whitening (projection.ts). */
+export interface ProjectionOptions {
+  dims: number;
+  /** s in 1/√((1 − s)·λ + s·λ̄): 0 whitens fully, 1 only rotates. */
+  shrinkage: number;
+}
+
+export const DEFAULT_PROJECTION: ProjectionOptions = { dims: 512, shrinkage: 0.5 };
+
+/** The dimension of a preprocessed row. */
+export function outputDim(pre: Preprocessing, inputDim: number): number {
+  return pre.projection ? pre.projection.length / inputDim : inputDim;
 }
 
 export class NonFiniteEmbeddingError extends Error {
@@ -28,8 +49,12 @@ export class NonFiniteEmbeddingError extends Error {
   }
 }
 
-/** Fits the preprocessing on raw training embeddings (L2 normalisation, optional mean-centring, variance scale). */
-export function fitPreprocessing(raw: Features, options: { center?: boolean; images?: readonly string[] } = {}): Preprocessing {
+/**
+ * Fits the preprocessing on raw training embeddings (L2 normalisation, optional mean-centring,
+ * variance scale) and, when `project` is given and the embeddings have more dimensions than it
+ * keeps, the whitening projection onto their leading principal directions.
+ */
+export function fitPreprocessing(raw: Features, options: { center?: boolean; images?: readonly string[]; project?: ProjectionOptions } = {}): Preprocessing {
   const { n, dim } = raw;
   const center = options.center ?? true;
   const mean = new Float64Array(dim);
@@ -43,14 +68,36 @@ export function fitPreprocessing(raw: Features, options: { center?: boolean; ima
   let meanSq = 0;
   for (let j = 0; j < dim; j++) meanSq += mean[j] * mean[j];
   const spread = center ? Math.max(1 - meanSq, 1e-6) : 1;
-  return { mean: center ? Float32Array.from(mean) : new Float32Array(0), scale: Math.sqrt(dim / spread) };
+  const pre: Preprocessing = { mean: center ? Float32Array.from(mean) : new Float32Array(0), scale: Math.sqrt(dim / spread) };
+  const project = options.project;
+  // Too few rows to estimate that many directions: no projection.
+  if (!project || project.dims >= dim || n < project.dims) return pre;
+  // The whitening sees the rows as the classifiers would without it (normalised, centred), at unit scale.
+  const sample = Math.min(n, PROJECTION_SAMPLE);
+  const rows = new Float32Array(sample * dim);
+  for (let s = 0; s < sample; s++) {
+    const i = Math.floor((s * n) / sample);
+    normalisedRow(raw, i, row, options.images);
+    for (let j = 0; j < dim; j++) rows[s * dim + j] = center ? row[j] - mean[j] : row[j];
+  }
+  const directions = principalDirections({ data: rows, n: sample, dim }, Math.min(project.dims, sample));
+  return { mean: pre.mean, scale: 1, projection: whiteningMatrix(directions, dim, project.shrinkage) };
 }
+
+/** Rows of the whitening's covariance sample (evenly spaced over the training set). */
+const PROJECTION_SAMPLE = 4000;
 
 /** Applies the preprocessing. Throws NonFiniteEmbeddingError naming the image of a bad row. */
 export function preprocess(raw: Features, pre: Preprocessing, images?: readonly string[], shared = false): Features {
   const { n, dim } = raw;
-  const bytes = n * dim * 4;
+  const out = outputDim(pre, dim);
+  if (!Number.isInteger(out) || out <= 0) throw new Error(`the preprocessing's projection does not fit ${dim}-d embeddings`);
+  const bytes = n * out * 4;
   const data = new Float32Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  if (pre.projection) {
+    projectRows(raw, pre, pre.projection, out, data, images);
+    return { data, n, dim: out };
+  }
   const row = new Float64Array(dim);
   const hasMean = pre.mean.length === dim;
   for (let i = 0; i < n; i++) {
@@ -59,6 +106,67 @@ export function preprocess(raw: Features, pre: Preprocessing, images?: readonly 
     for (let j = 0; j < dim; j++) data[o + j] = ((hasMean ? row[j] - pre.mean[j] : row[j]) * pre.scale);
   }
   return { data, n, dim };
+}
+
+/** out[i] = scale · P (x̂_i − μ), four rows per pass over P. */
+function projectRows(raw: Features, pre: Preprocessing, P: Float32Array, k: number, out: Float32Array, images?: readonly string[]): void {
+  const { n, dim } = raw;
+  const hasMean = pre.mean.length === dim;
+  const block = new Float64Array(4 * dim);
+  const row = new Float64Array(dim);
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const b = Math.min(4, n - i0);
+    block.fill(0);
+    for (let r = 0; r < b; r++) {
+      normalisedRow(raw, i0 + r, row, images);
+      const o = r * dim;
+      for (let j = 0; j < dim; j++) block[o + j] = hasMean ? row[j] - pre.mean[j] : row[j];
+    }
+    const o1 = dim;
+    const o2 = 2 * dim;
+    const o3 = 3 * dim;
+    const sc = pre.scale;
+    // Two projection rows × four data rows per pass: six loads for eight products.
+    for (let c = 0; c < k; c += 2) {
+      const pa = c * dim;
+      const pb = c + 1 < k ? pa + dim : pa;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      let b0 = 0;
+      let b1 = 0;
+      let b2 = 0;
+      let b3 = 0;
+      for (let j = 0; j < dim; j++) {
+        const u = P[pa + j];
+        const v = P[pb + j];
+        const x0 = block[j];
+        const x1 = block[o1 + j];
+        const x2 = block[o2 + j];
+        const x3 = block[o3 + j];
+        a0 += u * x0;
+        a1 += u * x1;
+        a2 += u * x2;
+        a3 += u * x3;
+        b0 += v * x0;
+        b1 += v * x1;
+        b2 += v * x2;
+        b3 += v * x3;
+      }
+      const o = i0 * k + c;
+      out[o] = a0 * sc;
+      if (b > 1) out[o + k] = a1 * sc;
+      if (b > 2) out[o + 2 * k] = a2 * sc;
+      if (b > 3) out[o + 3 * k] = a3 * sc;
+      if (c + 1 < k) {
+        out[o + 1] = b0 * sc;
+        if (b > 1) out[o + k + 1] = b1 * sc;
+        if (b > 2) out[o + 2 * k + 1] = b2 * sc;
+        if (b > 3) out[o + 3 * k + 1] = b3 * sc;
+      }
+    }
+  }
 }
 
 function normalisedRow(raw: Features, i: number, out: Float64Array, images?: readonly string[]): void {
@@ -82,6 +190,8 @@ export interface FitOptions extends LbfgsOptions {
   balanced?: boolean;
   /** Warm start: K × (dim+1) weights. */
   init?: Float64Array | Float32Array;
+  /** Threads for a large softmax fit: 1, or 2 (the default where the machine has two cores; parallel.ts). */
+  threads?: number;
 }
 
 /**
@@ -121,12 +231,17 @@ export function fitSoftmax(X: Features, rows: Int32Array, targets: Int32Array, K
   const D = X.dim + 1;
   const rowWeight = local?.rowWeights ?? balancedWeights(targets, K, options.balanced !== false);
   const l2 = options.l2 ?? DEFAULT_L2;
-  let objective = softmaxObjective(X, rows, targets, rowWeight, K, l2);
-  if (local?.linear || local?.anchor) objective = withLocalTerms(objective, local);
-  const x0 = new Float64Array(K * D);
-  if (options.init) x0.set(options.init);
-  const r = minimize(objective, x0, { ...DEFAULT_LBFGS, ...stripFit(options) });
-  return { weights: Float32Array.from(r.x), gradient: r.gradient, iterations: r.iterations, evaluations: r.evaluations, loss: r.value, converged: r.converged };
+  const split = openSplit(X, rows, targets, rowWeight, K, options.threads);
+  try {
+    let objective = softmaxObjective(X, rows, targets, rowWeight, K, l2, split);
+    if (local?.linear || local?.anchor) objective = withLocalTerms(objective, local);
+    const x0 = new Float64Array(K * D);
+    if (options.init) x0.set(options.init);
+    const r = minimize(objective, x0, { ...DEFAULT_LBFGS, ...stripFit(options) });
+    return { weights: Float32Array.from(r.x), gradient: r.gradient, iterations: r.iterations, evaluations: r.evaluations, loss: r.value, converged: r.converged };
+  } finally {
+    split?.close();
+  }
 }
 
 /** Per-row weights making every present class weigh 1/present in total (or 1/m per row when not balanced). */
@@ -225,16 +340,30 @@ function stripFit(o: FitOptions): LbfgsOptions {
   return out;
 }
 
-function softmaxObjective(X: Features, rows: Int32Array, targets: Int32Array, rowWeight: Float64Array, K: number, l2: number) {
-  const { data, dim } = X;
-  const D = dim + 1;
-  const s = new Float64Array(BLOCK * K);
-  const base = new Int32Array(BLOCK);
+function softmaxObjective(X: Features, rows: Int32Array, targets: Int32Array, rowWeight: Float64Array, K: number, l2: number, split?: SplitTerm) {
+  const D = X.dim + 1;
+  const term = softmaxDataTerm(X.data, X.dim, rows, targets, rowWeight, K);
   return (w: Float64Array, grad: Float64Array): number => {
     grad.fill(0);
+    // With a helper thread: it takes the rows from split.mid on while this thread does the rest.
+    split?.start(w);
+    let loss = term(w, grad, 0, split ? split.mid : rows.length);
+    if (split) loss += split.finish(grad);
+    return loss + regularise(w, grad, K, D, l2);
+  };
+}
+
+/**
+ * The data term of the softmax objective over rows[start, end): Σ weight · (−log p(target)),
+ * its gradient added into `grad`. Shared by the objective and its helper thread (parallel.ts).
+ */
+export function softmaxDataTerm(data: Float32Array, dim: number, rows: Int32Array, targets: Int32Array, rowWeight: Float64Array, K: number) {
+  const s = new Float64Array(BLOCK * K);
+  const base = new Int32Array(BLOCK);
+  return (w: Float64Array, grad: Float64Array, start: number, end: number): number => {
     let loss = 0;
-    for (let i0 = 0; i0 < rows.length; i0 += BLOCK) {
-      const b = Math.min(BLOCK, rows.length - i0);
+    for (let i0 = start; i0 < end; i0 += BLOCK) {
+      const b = Math.min(BLOCK, end - i0);
       // A short last block repeats its first row with zero weight.
       for (let r = 0; r < BLOCK; r++) base[r] = rows[i0 + (r < b ? r : 0)] * dim;
       scoresBlock(data, base, dim, w, K, s);
@@ -256,7 +385,7 @@ function softmaxObjective(X: Features, rows: Int32Array, targets: Int32Array, ro
       }
       accumulateBlock(data, base, dim, s, K, grad);
     }
-    return loss + regularise(w, grad, K, D, l2);
+    return loss;
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Trained LCPN classifiers on disk, under the dataset's `.taxon/classifiers/`: `lcpn.json` (a
  * header: format version, backbone model hash, taxonomy hash, preprocessing, α, one entry per
- * classifier named by its parent's path) and `lcpn.bin` (Float32 weights, then the mean vector).
+ * classifier named by its parent's path) and `lcpn.bin` (Float32 weights, then the mean vector,
+ * then the input projection if there is one).
  * It is a cache: a corrupt, old or unreadable file is reported and rebuilt, never trusted.
  */
 import { createHash } from 'node:crypto';
@@ -11,20 +12,26 @@ import { writeFileAtomic } from '../atomicWrite';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { LcpnClassifier, type HeadKind, type NodeClassifier } from './hierarchy';
 import { TaxonModel } from './model';
+import type { Preprocessing } from './softmax';
 
 export const CLASSIFIER_FORMAT = 'taxon-lcpn';
-export const CLASSIFIER_VERSION = 1;
+/** 2: the input projection (softmax.ts `Preprocessing.projection`) and the embeddings' dimension. */
+export const CLASSIFIER_VERSION = 2;
 
 interface Header {
   format: string;
   version: number;
   modelSha256: string;
   taxonomyHash: string;
+  /** The classifiers' input dimension. */
   dim: number;
+  /** The embeddings' dimension (the mean's and each projection row's length). */
+  inputDim: number;
   alpha: number;
   tau: number;
   scale: number;
   meanLength: number;
+  projectionLength: number;
   bin: { bytes: number; sha256: string };
   classifiers: Array<{ parent: string[]; children: string[]; kind: HeadKind; trained: boolean; examples: number; iterations: number; offset: number; length: number }>;
   trainedAt: string;
@@ -68,8 +75,10 @@ export function saveClassifiers(cacheDir: string, model: TaxonModel, modelSha256
     parts.push(c.weights);
     offset += c.weights.length;
   }
-  parts.push(model.preprocessing.mean);
-  const total = offset + model.preprocessing.mean.length;
+  const pre = model.preprocessing;
+  const projection = pre.projection ?? new Float32Array(0);
+  parts.push(pre.mean, projection);
+  const total = offset + pre.mean.length + projection.length;
   const floats = new Float32Array(total);
   let o = 0;
   for (const p of parts) {
@@ -83,10 +92,12 @@ export function saveClassifiers(cacheDir: string, model: TaxonModel, modelSha256
     modelSha256,
     taxonomyHash: taxonomyHash(t),
     dim: model.dim,
+    inputDim: pre.projection ? pre.projection.length / model.dim : model.dim,
     alpha: model.alpha,
     tau: model.decoder.tau,
-    scale: model.preprocessing.scale,
-    meanLength: model.preprocessing.mean.length,
+    scale: pre.scale,
+    meanLength: pre.mean.length,
+    projectionLength: projection.length,
     bin: { bytes: bin.length, sha256: createHash('sha256').update(bin).digest('hex') },
     classifiers: entries,
     trainedAt: new Date().toISOString(),
@@ -124,8 +135,9 @@ export function loadClassifiers(cacheDir: string, taxonomy: Taxonomy, modelSha25
     };
   }
   const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
-  const meanStart = floats.length - header.meanLength;
-  const pre = { mean: floats.slice(meanStart), scale: header.scale };
+  const meanStart = floats.length - header.projectionLength - header.meanLength;
+  const pre: Preprocessing = { mean: floats.slice(meanStart, meanStart + header.meanLength), scale: header.scale };
+  if (header.projectionLength > 0) pre.projection = floats.slice(meanStart + header.meanLength);
   const model = new TaxonModel(taxonomy, 'lcpn', pre, header.dim, header.alpha, header.tau);
   const lcpn = new LcpnClassifier(taxonomy, header.dim);
   model.lcpn = lcpn;
@@ -155,10 +167,14 @@ function checkHeader(h: Header, bin: Buffer): string | undefined {
   if (typeof h.modelSha256 !== 'string' || !Number.isInteger(h.dim) || h.dim <= 0 || !Array.isArray(h.classifiers)) return 'has a malformed header';
   if (!(h.alpha >= 0 && h.alpha < 1) || !(h.scale > 0) || !(h.tau >= 0 && h.tau <= 1)) return 'has out-of-range settings';
   if (!h.bin || bin.length !== h.bin.bytes || createHash('sha256').update(bin).digest('hex') !== h.bin.sha256) return 'weights file does not match its header (truncated or changed)';
-  if (bin.length % 4 !== 0 || !(h.meanLength === 0 || h.meanLength === h.dim) || h.meanLength * 4 > bin.length) return 'has a malformed weights file';
+  if (!Number.isInteger(h.inputDim) || h.inputDim <= 0 || !Number.isInteger(h.projectionLength)) return 'has a malformed header';
+  const projected = h.projectionLength > 0;
+  if (projected ? h.projectionLength !== h.dim * h.inputDim : h.projectionLength !== 0 || h.inputDim !== h.dim) return 'has a projection that does not match its dimensions';
+  const extra = h.meanLength + h.projectionLength;
+  if (bin.length % 4 !== 0 || !(h.meanLength === 0 || h.meanLength === h.inputDim) || extra * 4 > bin.length) return 'has a malformed weights file';
   const floats = bin.length / 4;
   for (const e of h.classifiers) {
-    if (!Array.isArray(e.parent) || !Array.isArray(e.children) || !Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.offset < 0 || e.offset + e.length > floats - h.meanLength) {
+    if (!Array.isArray(e.parent) || !Array.isArray(e.children) || !Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.offset < 0 || e.offset + e.length > floats - extra) {
       return 'has a malformed classifier entry';
     }
   }

@@ -1,0 +1,35 @@
+/**
+ * The helper thread of a two-thread softmax fit (parallel.ts): for each fit it is sent, it waits
+ * on the generation counter, evaluates the data term on its rows with the published weights and
+ * signals "done", until told to stop; then it returns to its message loop for the next fit.
+ */
+import { parentPort } from 'node:worker_threads';
+import { Slot, type SplitJob } from './parallel';
+import { softmaxDataTerm } from './softmax';
+
+parentPort?.on('message', (job: SplitJob) => {
+  if (job.type !== 'fit') return;
+  const control = new Int32Array(job.control);
+  const w = new Float64Array(job.weights);
+  const grad = new Float64Array(job.gradient);
+  const loss = new Float64Array(job.loss);
+  const term = softmaxDataTerm(new Float32Array(job.data), job.dim, new Int32Array(job.rows), new Int32Array(job.targets), new Float64Array(job.rowWeights), job.K);
+  Atomics.store(control, Slot.Ready, 1);
+  Atomics.notify(control, Slot.Ready);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(control, Slot.Generation, seen);
+    const generation = Atomics.load(control, Slot.Generation);
+    if (generation === seen) continue;
+    seen = generation;
+    if (Atomics.load(control, Slot.Stop)) break;
+    try {
+      grad.fill(0);
+      loss[0] = term(w, grad, job.start, job.end);
+    } catch {
+      Atomics.store(control, Slot.Failed, 1);
+    }
+    Atomics.store(control, Slot.Done, generation);
+    Atomics.notify(control, Slot.Done);
+  }
+});

@@ -1,0 +1,183 @@
+/**
+ * Both cores for one large softmax fit: a helper thread evaluates the data term on one half of
+ * the rows while the fitting thread does the other, within each (synchronous) L-BFGS evaluation.
+ * The two meet through shared memory and Atomics: the helper blocks on a generation counter, the
+ * fitting thread publishes the weights, bumps the counter, computes its half and waits for the
+ * helper's "done". The helper thread is started once per thread that fits (lazily) and unref'd.
+ *
+ * Where no helper can run (one core, TAXON_THREADS=1, the worker script missing, a helper that
+ * failed before) the fit runs on one thread, with the same result up to rounding.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Features } from './softmax';
+
+/** Below this many multiply-adds per evaluation (rows × classes × dims) one thread is faster. */
+export const PARALLEL_MIN_WORK = 4_000_000;
+/** Slots of the control array. */
+export const Slot = { Generation: 0, Done: 1, Stop: 2, Ready: 3, Failed: 4 } as const;
+const SLOTS = 5;
+/** How long the fitting thread waits for its helper before giving up on it. */
+const HELPER_TIMEOUT_MS = 10 * 60 * 1000;
+const START_TIMEOUT_MS = 30 * 1000;
+
+/** What the helper gets for one fit (SharedArrayBuffers: nothing is copied per evaluation). */
+export interface SplitJob {
+  type: 'fit';
+  data: SharedArrayBuffer;
+  dim: number;
+  rows: SharedArrayBuffer;
+  targets: SharedArrayBuffer;
+  rowWeights: SharedArrayBuffer;
+  K: number;
+  start: number;
+  end: number;
+  control: SharedArrayBuffer;
+  weights: SharedArrayBuffer;
+  gradient: SharedArrayBuffer;
+  loss: SharedArrayBuffer;
+}
+
+export interface SplitTerm {
+  /** The fitting thread's rows are [0, mid); the helper's [mid, rows). */
+  mid: number;
+  /** Publishes the weights and wakes the helper. */
+  start(w: Float64Array): void;
+  /** Waits for the helper; adds its gradient into `grad` and returns its loss. */
+  finish(grad: Float64Array): number;
+  /** Releases the helper (it goes back to waiting for the next fit). */
+  close(): void;
+}
+
+let helper: Worker | undefined;
+let unusable = false;
+/** Shared copies of feature matrices that are not in shared memory already (one per matrix). */
+const sharedCopies = new WeakMap<Float32Array, Float32Array>();
+
+/** Threads a fit may use: TAXON_THREADS if set, else 2 where the machine has two or more cores. */
+export function defaultThreads(): number {
+  const env = Number(process.env.TAXON_THREADS);
+  if (Number.isInteger(env) && env >= 1) return Math.min(env, 2);
+  return Math.min(2, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+/** The helper's script: dist/objectiveWorker.js beside the bundle, or the .ts under tsx. */
+function workerFile(): string | undefined {
+  for (const f of [path.join(__dirname, 'objectiveWorker.js'), path.join(__dirname, 'objectiveWorker.ts')]) if (fs.existsSync(f)) return f;
+  return undefined;
+}
+
+function getHelper(): Worker | undefined {
+  if (helper || unusable) return helper;
+  const file = workerFile();
+  if (!file) {
+    unusable = true;
+    return undefined;
+  }
+  try {
+    // Under tsx the helper is TypeScript too; tsx's CommonJS hook loads it (see embed.ts).
+    helper = new Worker(file, { execArgv: file.endsWith('.ts') ? ['--require', 'tsx/cjs'] : [] });
+    helper.unref();
+    helper.on('error', () => {
+      unusable = true;
+      helper = undefined;
+    });
+    helper.on('exit', () => {
+      helper = undefined;
+    });
+  } catch {
+    unusable = true;
+    helper = undefined;
+  }
+  return helper;
+}
+
+function shared<T extends Int32Array | Float64Array>(a: T): SharedArrayBuffer {
+  const buf = new SharedArrayBuffer(a.byteLength);
+  new Uint8Array(buf).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return buf;
+}
+
+function sharedData(X: Features): SharedArrayBuffer {
+  if (X.data.buffer instanceof SharedArrayBuffer && X.data.byteOffset === 0) return X.data.buffer;
+  let copy = sharedCopies.get(X.data);
+  if (!copy) {
+    copy = new Float32Array(new SharedArrayBuffer(X.data.byteLength));
+    copy.set(X.data);
+    sharedCopies.set(X.data, copy);
+  }
+  return copy.buffer as SharedArrayBuffer;
+}
+
+/**
+ * A split of the softmax data term over two threads, or undefined when this fit runs on one
+ * (too small, one thread wanted or available, no helper).
+ */
+export function openSplit(X: Features, rows: Int32Array, targets: Int32Array, rowWeights: Float64Array, K: number, threads = defaultThreads()): SplitTerm | undefined {
+  if (threads < 2 || rows.length < 64 || rows.length * K * X.dim < PARALLEL_MIN_WORK) return undefined;
+  const worker = getHelper();
+  if (!worker) return undefined;
+  const D = X.dim + 1;
+  const control = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+  const weights = new Float64Array(new SharedArrayBuffer(K * D * 8));
+  const gradient = new Float64Array(new SharedArrayBuffer(K * D * 8));
+  const loss = new Float64Array(new SharedArrayBuffer(8));
+  // Blocks of four rows: the split falls on a block boundary.
+  const mid = Math.floor(rows.length / 8) * 4;
+  const job: SplitJob = {
+    type: 'fit',
+    data: sharedData(X),
+    dim: X.dim,
+    rows: shared(rows),
+    targets: shared(targets),
+    rowWeights: shared(rowWeights),
+    K,
+    start: mid,
+    end: rows.length,
+    control: control.buffer as SharedArrayBuffer,
+    weights: weights.buffer as SharedArrayBuffer,
+    gradient: gradient.buffer as SharedArrayBuffer,
+    loss: loss.buffer as SharedArrayBuffer,
+  };
+  worker.postMessage(job);
+  if (Atomics.wait(control, Slot.Ready, 0, START_TIMEOUT_MS) === 'timed-out' && Atomics.load(control, Slot.Ready) === 0) {
+    // The helper did not start (or is stuck): this fit and the later ones run on one thread.
+    unusable = true;
+    void worker.terminate();
+    helper = undefined;
+    return undefined;
+  }
+  let generation = 0;
+  return {
+    mid,
+    start(w) {
+      weights.set(w);
+      generation++;
+      Atomics.store(control, Slot.Generation, generation);
+      Atomics.notify(control, Slot.Generation);
+    },
+    finish(grad) {
+      for (;;) {
+        const done = Atomics.load(control, Slot.Done);
+        if (done === generation) break;
+        if (Atomics.wait(control, Slot.Done, done, HELPER_TIMEOUT_MS) === 'timed-out') {
+          unusable = true;
+          throw new Error('the training helper thread stopped responding');
+        }
+      }
+      if (Atomics.load(control, Slot.Failed)) {
+        unusable = true;
+        throw new Error('the training helper thread failed; training again runs on one thread');
+      }
+      for (let i = 0; i < grad.length; i++) grad[i] += gradient[i];
+      return loss[0];
+    },
+    close() {
+      Atomics.store(control, Slot.Stop, 1);
+      Atomics.store(control, Slot.Generation, ++generation);
+      Atomics.notify(control, Slot.Generation);
+    },
+  };
+}
