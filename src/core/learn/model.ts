@@ -6,7 +6,7 @@
 import type { LabelGroup } from '../dataset';
 import type { Taxonomy } from '../taxonomy';
 import { FlatSoftmax, NearestNeighbours } from './alternatives';
-import { LcpnClassifier, NoLabelsError, type RetrainReport, type RowLabels } from './hierarchy';
+import { LcpnClassifier, NoLabelsError, type LcpnOptions, type RetrainReport, type RowLabels } from './hierarchy';
 import { conditionalsFromLeaves, Decoder, DEFAULT_TAU, type InferenceMode, type Prediction } from './inference';
 import { evaluate } from './metrics';
 import { DEFAULT_PROJECTION, fitPreprocessing, preprocess, type Features, type FitOptions, type Preprocessing, type ProjectionOptions } from './softmax';
@@ -23,7 +23,7 @@ const TUNE_FRACTION = 0.1;
 const TUNE_SALT = 'taxon-alpha:';
 const MIN_TUNE_ITEMS = 20;
 
-export interface TrainOptions extends FitOptions {
+export interface TrainOptions extends FitOptions, Pick<LcpnOptions, 'localBudget' | 'localPerChild' | 'localIterations' | 'localMaxChanged'> {
   classifier?: ClassifierKind;
   /** Mean-centre the L2-normalised embeddings (default true). */
   center?: boolean;
@@ -101,7 +101,8 @@ export class TaxonModel {
       memory: options.memory,
     };
     if (this.kind === 'lcpn') {
-      this.lcpn ??= new LcpnClassifier(this.taxonomy, this.dim, { ...fit, groups: options.groups });
+      const { localBudget, localPerChild, localIterations, localMaxChanged } = options;
+      this.lcpn ??= new LcpnClassifier(this.taxonomy, this.dim, { ...fit, groups: options.groups, localBudget, localPerChild, localIterations, localMaxChanged });
       this.lcpn.train(X, labels);
     } else if (this.kind === 'flat') {
       this.flat ??= new FlatSoftmax(this.taxonomy, this.dim, fit);

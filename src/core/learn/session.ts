@@ -16,7 +16,7 @@ import { pcaProjection, seededRandom } from './clustering';
 import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
 import { ClusterCache, DEFAULT_STRATEGY, scoreItems, selectBatch, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
-import type { Features } from './softmax';
+import { BLOCK, type Features } from './softmax';
 import { levelStructure, type LevelStructure, type MarginalsMatrix } from './uncertainty';
 import { labelledEmbeddings, type LabelledEmbeddings, type LearningPaths, savedModel } from './workflow';
 
@@ -189,14 +189,94 @@ export class LabelingSession {
    * visits every row, but it computes a handful of small heads, not the whole model.
    */
   private refreshHeads(lcpn: NonNullable<TaxonModel['lcpn']>): void {
-    const scratch = { reach: new Float64Array(this.marginals.nodes + 1), before: new Float64Array(this.marginals.nodes) };
-    for (let row = 0; row < this.predictions.length; row++) {
-      // the queue's rows only: a labelled or skipped row catches up when it is looked at (`fresh`)
-      if (this.data.labels[row].length > 0 || this.skipped.has(row)) continue;
-      // A retrain moves most rows' outputs by a hair: their prediction is decoded again only once
-      // the mass moved since their last decoding adds up to something a ranking can see.
-      this.refreshRow(lcpn, row, REACH, REDECODE_MASS, scratch);
+    const heads = lcpn.topDown();
+    const t = this.taxonomy;
+    const H = heads.length;
+    // the queue's rows only: a labelled or skipped row catches up when it is looked at (`fresh`)
+    const queued: number[] = [];
+    for (let row = 0; row < this.predictions.length; row++) if (this.data.labels[row].length === 0 && !this.skipped.has(row)) queued.push(row);
+    const moved = new Float64Array(this.predictions.length);
+    const touched = new Uint8Array(this.predictions.length);
+    const block = new Int32Array(BLOCK);
+    const reachOf = new Float64Array(BLOCK);
+    let out = new Float64Array(0);
+    // Head by head, top-down (a head's rows are known once the heads above it are fresh), four
+    // rows at a time through the blocked kernel.
+    for (let h = 0; h < H; h++) {
+      const p = heads[h];
+      const version = this.headVersion[h];
+      const kids = t.childrenOf(p);
+      const batch: number[] = [];
+      const reach: number[] = [];
+      for (const row of queued) {
+        if (this.rowHeadVersion[row * H + h] === version) continue;
+        const r = this.reach(row, p);
+        if (r > REACH || p === ROOT) {
+          batch.push(row);
+          reach.push(r);
+        }
+      }
+      if (batch.length === 0) continue;
+      const K = kids.length;
+      if (out.length < BLOCK * K) out = new Float64Array(BLOCK * K);
+      for (let i0 = 0; i0 < batch.length; i0 += BLOCK) {
+        const b = Math.min(BLOCK, batch.length - i0);
+        for (let r = 0; r < BLOCK; r++) {
+          block[r] = batch[i0 + (r < b ? r : 0)];
+          reachOf[r] = reach[i0 + (r < b ? r : 0)];
+        }
+        const children = lcpn.softmaxBlock(this.X, block, p, out);
+        for (let r = 0; r < b; r++) {
+          const row = block[r];
+          const cond = this.cond[row];
+          const stop = this.stop[row];
+          const stopped = stop[p + 1];
+          // the probability mass this head's new output moves below it
+          let delta = 0;
+          if (children) {
+            stop[p + 1] = 0;
+            if (stopped) delta = 1;
+            for (let k = 0; k < children.length; k++) {
+              const c = children[k];
+              const v = out[r * children.length + k];
+              delta = Math.max(delta, Math.abs(v - cond[c]));
+              cond[c] = v;
+            }
+          } else {
+            const before = kids.map((c) => cond[c]);
+            lcpn.headConditionals(this.X, row, p, cond, stop);
+            if (stop[p + 1] !== stopped) delta = 1;
+            kids.forEach((c, k) => (delta = Math.max(delta, Math.abs(cond[c] - before[k]))));
+          }
+          this.rowHeadVersion[row * H + h] = version;
+          moved[row] += reachOf[r] * delta;
+          touched[row] = 1;
+        }
+      }
     }
+    // A retrain moves most rows' outputs by a hair: their prediction is decoded again only once
+    // the mass moved since their last decoding adds up to something a ranking can see.
+    for (const row of queued) {
+      if (!touched[row]) continue;
+      const total = this.drift[row] + moved[row];
+      if (total < REDECODE_MASS) {
+        this.drift[row] = total;
+        continue;
+      }
+      this.drift[row] = 0;
+      const fresh = this.model.decoder.decode(this.cond[row], this.stop[row], this.mode);
+      this.predictions[row] = fresh;
+      this.marginals.data.set(fresh.marginals, row * this.marginals.nodes);
+    }
+  }
+
+  /** The probability that a row's prediction reaches node p: Π P(node | parent) from p up to the root. */
+  private reach(row: number, p: number): number {
+    const t = this.taxonomy;
+    const cond = this.cond[row];
+    let r = 1;
+    for (let v = p; v !== ROOT; v = t.nodes[v].parent) r *= cond[v];
+    return r;
   }
 
   /**

@@ -482,10 +482,10 @@ export function scores(data: Float32Array, base: number, dim: number, w: Float64
  * `scoresBlock` and every gradient read-modify-write in `accumulateBlock`, which is what bounds
  * these loops in JavaScript (about twice the speed of one row at a time).
  */
-const BLOCK = 4;
+export const BLOCK = 4;
 
 /** s[r·K + k] = w_k · x_r + b_k for the BLOCK rows starting at `base[r]`; two classes per pass. */
-function scoresBlock(data: Float32Array, base: Int32Array, dim: number, w: Float64Array | Float32Array, K: number, s: Float64Array): void {
+export function scoresBlock(data: Float32Array, base: Int32Array, dim: number, w: Float64Array | Float32Array, K: number, s: Float64Array): void {
   const D = dim + 1;
   const b0 = base[0];
   const b1 = base[1];
