@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ROOT, Taxonomy } from '../../src/core/taxonomy';
 import { minimize } from '../../src/core/learn/lbfgs';
-import { fitPreprocessing, fitSigmoid, fitSoftmax, NonFiniteEmbeddingError, preprocess, sigmoidProbabilities, softmaxProbabilities } from '../../src/core/learn/softmax';
-import { openSplit, PARALLEL_MIN_WORK } from '../../src/core/learn/parallel';
+import { fitPreprocessing, fitSigmoid, fitSoftmax, NonFiniteEmbeddingError, preprocess, sigmoidProbabilities, softmaxProbabilities, softmaxRows } from '../../src/core/learn/softmax';
+import { openSplit, PARALLEL_MIN_WORK, softmaxRowsOnHelper } from '../../src/core/learn/parallel';
 import { affectedParents, LcpnClassifier, NoLabelsError } from '../../src/core/learn/hierarchy';
 import { TaxonModel } from '../../src/core/learn/model';
 import { evaluate } from '../../src/core/learn/metrics';
@@ -243,4 +243,24 @@ test('a large softmax fit on two threads (a helper thread takes half the rows) r
   let maxDiff = 0;
   for (let i = 0; i < one.weights.length; i++) maxDiff = Math.max(maxDiff, Math.abs(one.weights[i] - two.weights[i]));
   assert.ok(maxDiff < 1e-4, `weights differ by ${maxDiff}`);
+});
+
+test('one head\'s probabilities for many rows on the helper thread equal those computed here', () => {
+  const s = hierarchicalClusters({ n: 600, dim: 24, branching: [3, 2], seed: 13 });
+  const X = preprocess({ data: s.data, n: s.n, dim: s.dim }, fitPreprocessing({ data: s.data, n: s.n, dim: s.dim }));
+  const K = 5;
+  const weights = Float32Array.from({ length: K * (X.dim + 1) }, (_, i) => Math.sin(i) * 0.3);
+  const rows = Int32Array.from({ length: 301 }, (_, i) => (i * 7) % s.n);
+  const here = new Float64Array(rows.length * K);
+  softmaxRows(X.data, X.dim, rows, weights, K, here);
+  const job = softmaxRowsOnHelper(X, rows, weights, K, 2);
+  assert.ok(job, 'the helper thread took the job');
+  const there = job.wait();
+  assert.equal(there.length, here.length);
+  for (let i = 0; i < here.length; i++) assert.ok(Math.abs(here[i] - there[i]) < 1e-12);
+  // and each row's probabilities are the single-row softmax
+  const one = new Float64Array(K);
+  softmaxProbabilities(weights, K, X, rows[300], one);
+  for (let k = 0; k < K; k++) assert.ok(Math.abs(one[k] - here[300 * K + k]) < 1e-12);
+  assert.equal(softmaxRowsOnHelper(X, rows.subarray(0, 10), weights, K, 2), undefined, 'a few rows stay on this thread');
 });

@@ -10,7 +10,7 @@
  */
 import type { LabelGroup } from '../dataset';
 import { ROOT, type Taxonomy } from '../taxonomy';
-import { BLOCK, DEFAULT_L2, fitSigmoid, fitSoftmax, meanCurvature, scores, scoresBlock, softmaxLoss, softmaxProbabilities, type Features, type FitOptions } from './softmax';
+import { DEFAULT_L2, fitSigmoid, fitSoftmax, meanCurvature, scores, softmaxLoss, softmaxProbabilities, type Features, type FitOptions } from './softmax';
 
 export type HeadKind = 'softmax' | 'sigmoid';
 
@@ -387,29 +387,12 @@ export class LcpnClassifier {
     }
   }
 
-  /**
-   * P(child | p) of a trained softmax head for BLOCK rows at once (four rows share every weight
-   * load): out[r·K + k] for rows[r] and child `children[k]` of the returned list. Undefined when
-   * p's classifier is not a trained softmax (use headConditionals).
-   */
-  softmaxBlock(X: Features, rows: Int32Array, p: number, out: Float64Array): readonly number[] | undefined {
+  /** p's classifier when it is a trained softmax (its weights give P(child | p) directly), else undefined. */
+  softmaxHead(p: number): { children: readonly number[]; weights: Float32Array } | undefined {
     const c = this.classifiers.get(p);
-    if (!c || !c.trained || c.kind !== 'softmax') return undefined;
-    const K = c.children.length;
-    for (let r = 0; r < BLOCK; r++) this.blockBase[r] = rows[r] * X.dim;
-    scoresBlock(X.data, this.blockBase, X.dim, c.weights, K, out);
-    for (let r = 0; r < BLOCK; r++) {
-      const o = r * K;
-      let max = -Infinity;
-      for (let k = 0; k < K; k++) if (out[o + k] > max) max = out[o + k];
-      let z = 0;
-      for (let k = 0; k < K; k++) z += out[o + k] = Math.exp(out[o + k] - max);
-      for (let k = 0; k < K; k++) out[o + k] /= z;
-    }
-    return c.children;
+    return c && c.trained && c.kind === 'softmax' ? c : undefined;
   }
 
-  private readonly blockBase = new Int32Array(BLOCK);
   private internal?: number[];
   private scratchBuffers = new Map<number, Float64Array>();
   private scratch(k: number): Float64Array {

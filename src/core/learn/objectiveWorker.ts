@@ -1,13 +1,25 @@
 /**
  * The helper thread of a two-thread softmax fit (parallel.ts): for each fit it is sent, it waits
  * on the generation counter, evaluates the data term on its rows with the published weights and
- * signals "done", until told to stop; then it returns to its message loop for the next fit.
+ * signals "done", until told to stop; then it returns to its message loop for the next fit. It
+ * also computes one head's probabilities for a set of rows (the session's refresh) in one go.
  */
 import { parentPort } from 'node:worker_threads';
-import { Slot, type SplitJob } from './parallel';
-import { softmaxDataTerm } from './softmax';
+import { Slot, type RowsJob, type SplitJob } from './parallel';
+import { softmaxRows, softmaxDataTerm } from './softmax';
 
-parentPort?.on('message', (job: SplitJob) => {
+parentPort?.on('message', (job: SplitJob | RowsJob) => {
+  if (job.type === 'softmax-rows') {
+    const control = new Int32Array(job.control);
+    try {
+      softmaxRows(new Float32Array(job.data), job.dim, new Int32Array(job.rows), new Float32Array(job.weights), job.K, new Float64Array(job.out));
+    } catch {
+      Atomics.store(control, Slot.Failed, 1);
+    }
+    Atomics.store(control, Slot.Done, 1);
+    Atomics.notify(control, Slot.Done);
+    return;
+  }
   if (job.type !== 'fit') return;
   const control = new Int32Array(job.control);
   const w = new Float64Array(job.weights);

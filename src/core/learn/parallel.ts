@@ -40,6 +40,20 @@ export interface SplitJob {
   loss: SharedArrayBuffer;
 }
 
+/** A one-shot job: softmax probabilities of one head for some rows (the labelling session's refresh). */
+export interface RowsJob {
+  type: 'softmax-rows';
+  data: SharedArrayBuffer;
+  dim: number;
+  rows: SharedArrayBuffer;
+  /** Float32, K × (dim + 1). */
+  weights: SharedArrayBuffer;
+  K: number;
+  /** Float64, rows × K. */
+  out: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+}
+
 export interface SplitTerm {
   /** The fitting thread's rows are [0, mid); the helper's [mid, rows). */
   mid: number;
@@ -94,7 +108,7 @@ function getHelper(): Worker | undefined {
   return helper;
 }
 
-function shared<T extends Int32Array | Float64Array>(a: T): SharedArrayBuffer {
+function shared<T extends Int32Array | Float64Array | Float32Array>(a: T): SharedArrayBuffer {
   const buf = new SharedArrayBuffer(a.byteLength);
   new Uint8Array(buf).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   return buf;
@@ -178,6 +192,47 @@ export function openSplit(X: Features, rows: Int32Array, targets: Int32Array, ro
       Atomics.store(control, Slot.Stop, 1);
       Atomics.store(control, Slot.Generation, ++generation);
       Atomics.notify(control, Slot.Generation);
+    },
+  };
+}
+
+/** Below this many rows a head's refresh stays on one thread. */
+export const PARALLEL_MIN_ROWS = 256;
+
+/**
+ * Starts the softmax probabilities of one head (weights K × (dim + 1)) for `rows` on the helper
+ * thread; `wait()` returns them (rows × K). Undefined when there is no helper (the caller computes
+ * them itself).
+ */
+export function softmaxRowsOnHelper(X: Features, rows: Int32Array, weights: Float32Array, K: number, threads = defaultThreads()): { wait(): Float64Array } | undefined {
+  if (threads < 2 || rows.length < PARALLEL_MIN_ROWS) return undefined;
+  const worker = getHelper();
+  if (!worker) return undefined;
+  const control = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+  const out = new Float64Array(new SharedArrayBuffer(rows.length * K * 8));
+  const w = new Float32Array(new SharedArrayBuffer(weights.byteLength));
+  w.set(weights);
+  const job: RowsJob = {
+    type: 'softmax-rows',
+    data: sharedData(X),
+    dim: X.dim,
+    rows: shared(rows),
+    weights: w.buffer as SharedArrayBuffer,
+    K,
+    out: out.buffer as SharedArrayBuffer,
+    control: control.buffer as SharedArrayBuffer,
+  };
+  worker.postMessage(job);
+  return {
+    wait() {
+      while (Atomics.load(control, Slot.Done) === 0) {
+        if (Atomics.wait(control, Slot.Done, 0, HELPER_TIMEOUT_MS) === 'timed-out') {
+          unusable = true;
+          throw new Error('the helper thread stopped responding');
+        }
+      }
+      if (Atomics.load(control, Slot.Failed)) throw new Error('the helper thread failed to compute the predictions');
+      return out;
     },
   };
 }

@@ -16,7 +16,8 @@ import { pcaProjection, seededRandom } from './clustering';
 import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
 import { ClusterCache, DEFAULT_STRATEGY, scoreItems, selectBatch, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
-import { BLOCK, type Features } from './softmax';
+import { softmaxRows, type Features } from './softmax';
+import { softmaxRowsOnHelper } from './parallel';
 import { levelStructure, type LevelStructure, type MarginalsMatrix } from './uncertainty';
 import { labelledEmbeddings, type LabelledEmbeddings, type LearningPaths, savedModel } from './workflow';
 
@@ -183,7 +184,7 @@ export class LabelingSession {
 
   /**
    * Recomputes, row by row, the heads retrained since the row last saw them, top-down, where the
-   * row's probability of reaching the head is above 1e-4 (elsewhere the head's output cannot move
+   * row's probability of reaching the head is above 1e-3 (elsewhere the head's output cannot move
    * the row's prediction or score; it stays marked stale and is recomputed once the row's mass
    * gets there). A new label retrains every head on its path, the top one included, so this
    * visits every row, but it computes a handful of small heads, not the whole model.
@@ -197,11 +198,9 @@ export class LabelingSession {
     for (let row = 0; row < this.predictions.length; row++) if (this.data.labels[row].length === 0 && !this.skipped.has(row)) queued.push(row);
     const moved = new Float64Array(this.predictions.length);
     const touched = new Uint8Array(this.predictions.length);
-    const block = new Int32Array(BLOCK);
-    const reachOf = new Float64Array(BLOCK);
-    let out = new Float64Array(0);
-    // Head by head, top-down (a head's rows are known once the heads above it are fresh), four
-    // rows at a time through the blocked kernel.
+    // Head by head, top-down (a head's rows are known once the heads above it are fresh); a
+    // trained softmax head's probabilities for its rows in one pass, half of them on the helper
+    // thread where there is one (parallel.ts).
     for (let h = 0; h < H; h++) {
       const p = heads[h];
       const version = this.headVersion[h];
@@ -217,41 +216,43 @@ export class LabelingSession {
         }
       }
       if (batch.length === 0) continue;
-      const K = kids.length;
-      if (out.length < BLOCK * K) out = new Float64Array(BLOCK * K);
-      for (let i0 = 0; i0 < batch.length; i0 += BLOCK) {
-        const b = Math.min(BLOCK, batch.length - i0);
-        for (let r = 0; r < BLOCK; r++) {
-          block[r] = batch[i0 + (r < b ? r : 0)];
-          reachOf[r] = reach[i0 + (r < b ? r : 0)];
-        }
-        const children = lcpn.softmaxBlock(this.X, block, p, out);
-        for (let r = 0; r < b; r++) {
-          const row = block[r];
-          const cond = this.cond[row];
-          const stop = this.stop[row];
-          const stopped = stop[p + 1];
-          // the probability mass this head's new output moves below it
-          let delta = 0;
-          if (children) {
-            stop[p + 1] = 0;
-            if (stopped) delta = 1;
-            for (let k = 0; k < children.length; k++) {
-              const c = children[k];
-              const v = out[r * children.length + k];
-              delta = Math.max(delta, Math.abs(v - cond[c]));
-              cond[c] = v;
-            }
-          } else {
-            const before = kids.map((c) => cond[c]);
-            lcpn.headConditionals(this.X, row, p, cond, stop);
-            if (stop[p + 1] !== stopped) delta = 1;
-            kids.forEach((c, k) => (delta = Math.max(delta, Math.abs(cond[c] - before[k]))));
+      const head = lcpn.softmaxHead(p);
+      let probs: Float64Array | undefined;
+      if (head) {
+        const K = head.children.length;
+        const rows = Int32Array.from(batch);
+        const mid = batch.length >> 1;
+        const helper = softmaxRowsOnHelper(this.X, rows.subarray(mid), head.weights, K);
+        probs = new Float64Array(batch.length * K);
+        softmaxRows(this.X.data, this.X.dim, rows, head.weights, K, probs, 0, helper ? mid : batch.length);
+        if (helper) probs.set(helper.wait(), mid * K);
+      }
+      for (let i = 0; i < batch.length; i++) {
+        const row = batch[i];
+        const cond = this.cond[row];
+        const stop = this.stop[row];
+        const stopped = stop[p + 1];
+        // the probability mass this head's new output moves below it
+        let delta = 0;
+        if (head && probs) {
+          const K = head.children.length;
+          stop[p + 1] = 0;
+          if (stopped) delta = 1;
+          for (let k = 0; k < K; k++) {
+            const c = head.children[k];
+            const v = probs[i * K + k];
+            delta = Math.max(delta, Math.abs(v - cond[c]));
+            cond[c] = v;
           }
-          this.rowHeadVersion[row * H + h] = version;
-          moved[row] += reachOf[r] * delta;
-          touched[row] = 1;
+        } else {
+          const before = kids.map((c) => cond[c]);
+          lcpn.headConditionals(this.X, row, p, cond, stop);
+          if (stop[p + 1] !== stopped) delta = 1;
+          kids.forEach((c, k) => (delta = Math.max(delta, Math.abs(cond[c] - before[k]))));
         }
+        this.rowHeadVersion[row * H + h] = version;
+        moved[row] += reach[i] * delta;
+        touched[row] = 1;
       }
     }
     // A retrain moves most rows' outputs by a hair: their prediction is decoded again only once

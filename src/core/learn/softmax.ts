@@ -592,6 +592,26 @@ function accumulateBlock(data: Float32Array, base: Int32Array, dim: number, c: F
   }
 }
 
+/** out[i·K + k]: softmax probabilities of rows[i] (weights K × (dim + 1)), four rows per pass. */
+export function softmaxRows(data: Float32Array, dim: number, rows: Int32Array, weights: Float32Array | Float64Array, K: number, out: Float64Array, from = 0, to = rows.length): void {
+  const base = new Int32Array(BLOCK);
+  const s = new Float64Array(BLOCK * K);
+  for (let i0 = from; i0 < to; i0 += BLOCK) {
+    const b = Math.min(BLOCK, to - i0);
+    for (let r = 0; r < BLOCK; r++) base[r] = rows[i0 + (r < b ? r : 0)] * dim;
+    scoresBlock(data, base, dim, weights, K, s);
+    for (let r = 0; r < b; r++) {
+      const o = r * K;
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) if (s[o + k] > max) max = s[o + k];
+      let z = 0;
+      for (let k = 0; k < K; k++) z += s[o + k] = Math.exp(s[o + k] - max);
+      const d = (i0 + r) * K;
+      for (let k = 0; k < K; k++) out[d + k] = s[o + k] / z;
+    }
+  }
+}
+
 /** Class probabilities of one preprocessed row (softmax). */
 export function softmaxProbabilities(weights: Float32Array, K: number, X: Features, row: number, out: Float64Array): void {
   scores(X.data, row * X.dim, X.dim, weights, K, out);
