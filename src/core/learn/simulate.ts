@@ -43,6 +43,8 @@ export interface SimulationOptions {
   seed?: number;
   /** Dimensions of the PCA projection the classifier and the strategies work on. */
   dims?: number;
+  /** Whiten the projection with this shrinkage (projection.ts); undefined: a plain PCA projection. */
+  whiten?: number;
   /** L2 strength of the softmax. */
   l2?: number;
   /** L-BFGS iterations per round (warm-started). */
@@ -135,7 +137,11 @@ export function matchRandom(curve: readonly CurvePoint[], random: readonly Curve
 }
 
 /** The pool and test embeddings as the classifier sees them: L2-normalised, centred on the pool, PCA-projected, unit variance per dimension on average. */
-export function simulationFeatures(data: SimulationData, dims: number): { pool: Features; test: Features } {
+export function simulationFeatures(data: SimulationData, dims: number, whiten?: number): { pool: Features; test: Features } {
+  if (whiten !== undefined && dims < data.pool.dim) {
+    const white = fitPreprocessing(data.pool, { project: { dims, shrinkage: whiten } });
+    return { pool: preprocess(data.pool, white), test: preprocess(data.test, white) };
+  }
   const pre = fitPreprocessing(data.pool);
   const pool = preprocess(data.pool, pre);
   const test = preprocess(data.test, pre);
@@ -177,7 +183,7 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
   const o = { ...SIMULATION_DEFAULTS, ...options };
   const t = data.taxonomy;
   const log = options.onProgress ?? (() => undefined);
-  const { pool, test } = simulationFeatures(data, o.dims);
+  const { pool, test } = simulationFeatures(data, o.dims, options.whiten);
   log(`features: ${pool.n} pool and ${test.n} test rows, PCA ${pool.dim}-d (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   const levels = levelStructure(t);
   const clusters = new ClusterCache();
