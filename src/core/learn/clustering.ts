@@ -4,6 +4,7 @@
  * simulation's classifier) fast on 1280-d embeddings.
  */
 import type { Features } from './softmax';
+import { orthonormaliseRows } from './projection';
 
 /** A seeded uniform generator in [0, 1) (mulberry32): the same seed gives the same picks everywhere. */
 export function seededRandom(seed: number): () => number {
@@ -297,19 +298,6 @@ export function pcaProjection(X: Features, dims: number, options: { seed?: numbe
 
 /** Modified Gram–Schmidt on the columns (column c at c*D), twice for stability. */
 function orthonormalise(Q: Float64Array, D: number, cols: number): void {
-  for (let pass = 0; pass < 2; pass++) {
-    for (let c = 0; c < cols; c++) {
-      const oc = c * D;
-      for (let p = 0; p < c; p++) {
-        const op = p * D;
-        let s = 0;
-        for (let j = 0; j < D; j++) s += Q[oc + j] * Q[op + j];
-        for (let j = 0; j < D; j++) Q[oc + j] -= s * Q[op + j];
-      }
-      let norm = 0;
-      for (let j = 0; j < D; j++) norm += Q[oc + j] * Q[oc + j];
-      norm = Math.sqrt(norm) || 1;
-      for (let j = 0; j < D; j++) Q[oc + j] /= norm;
-    }
-  }
+  orthonormaliseRows(Q, cols, D);
+  orthonormaliseRows(Q, cols, D);
 }

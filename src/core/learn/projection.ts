@@ -190,8 +190,8 @@ function multiplyRows(C: Float64Array, D: number, Q: Float64Array, m: number, Z:
   }
 }
 
-/** One pass of modified Gram–Schmidt on the rows. */
-function orthonormaliseRows(Q: Float64Array, m: number, D: number): void {
+/** One pass of modified Gram–Schmidt on the m rows of length D (row c at c*D). */
+export function orthonormaliseRows(Q: Float64Array, m: number, D: number): void {
   for (let c = 0; c < m; c++) {
     const oc = c * D;
     for (let p = 0; p < c; p++) {

@@ -108,7 +108,10 @@ export function preprocess(raw: Features, pre: Preprocessing, images?: readonly 
   return { data, n, dim };
 }
 
-/** out[i] = scale · P (x̂_i − μ), four rows per pass over P. */
+/**
+ * out[i] = scale · P (x̂_i − μ), four rows per pass over P. The same blocking as scoresBlock, on
+ * Float64 rows (the centred rows are not rounded to Float32 before the projection).
+ */
 function projectRows(raw: Features, pre: Preprocessing, P: Float32Array, k: number, out: Float32Array, images?: readonly string[]): void {
   const { n, dim } = raw;
   const hasMean = pre.mean.length === dim;
