@@ -26,6 +26,13 @@ export interface NodeClassifier {
   /** Labelled examples it was trained on. */
   examples: number;
   iterations: number;
+  /**
+   * Softmax heads: log of each child's (smoothed) share of the training rows, added to the bias
+   * of `weights`. The fit is class-balanced (every child weighs the same); adding the log prior
+   * back turns its balanced posteriors into posteriors under the training distribution (logit
+   * adjustment). Absent: nothing added (sigmoid heads, classifiers saved without it).
+   */
+  logPrior?: Float32Array;
 }
 
 /** Per training row, the node ids it is labelled with (empty = unlabelled). */
@@ -209,7 +216,10 @@ export class LcpnClassifier {
       const targets = Int32Array.from(set.children, (c) => index.get(c)!);
       const r = fitSoftmax(X, rows, targets, K, options);
       this.anchors.set(parent, this.anchor(X, rows, targets, K, r.weights, r.gradient));
-      return { parent, children, kind, weights: r.weights, trained: true, examples: set.rows.length, iterations: r.iterations };
+      const counts = new Float64Array(K);
+      for (const k of targets) counts[k]++;
+      const logPrior = this.options.balanced === false ? undefined : logShares(counts);
+      return { parent, children, kind, weights: withPrior(r.weights, logPrior, this.dim), trained: true, examples: set.rows.length, iterations: r.iterations, logPrior };
     }
     // Sigmoid: one row per image, multi-hot over the children it is labelled under.
     const rowIndex = new Map<number, number>();
@@ -331,10 +341,11 @@ export class LcpnClassifier {
       K,
       // One label moves the gradient by about its weight, often below the full fit's tolerance: the
       // iteration cap, not the tolerance, is what bounds a local update.
-      { ...this.options, init: current.weights, maxIterations: this.options.localIterations ?? LOCAL_ITERATIONS, gradientTolerance: 1e-9, relativeTolerance: 1e-12 },
+      { ...this.options, init: withPrior(current.weights, current.logPrior, this.dim, -1), maxIterations: this.options.localIterations ?? LOCAL_ITERATIONS, gradientTolerance: 1e-9, relativeTolerance: 1e-12 },
       { rowWeights: weights, linear, anchor: { weights: a.weights, strength } },
     );
-    return { ...current, weights: r.weights, examples: set.rows.length, iterations: r.iterations };
+    const logPrior = current.logPrior ? logShares(counts) : undefined;
+    return { ...current, weights: withPrior(r.weights, logPrior, this.dim), examples: set.rows.length, iterations: r.iterations, logPrior };
   }
 
   /**
@@ -476,10 +487,28 @@ export function affectedParents(t: Taxonomy, oldLabels: readonly number[], newLa
 function remapWeights(previous: NodeClassifier, children: number[], dim: number): Float64Array {
   const D = dim + 1;
   const out = new Float64Array(children.length * D);
+  // The fit's own weights: the log prior comes off the bias (it is added again after the fit).
+  const weights = withPrior(previous.weights, previous.logPrior, dim, -1);
   const old = new Map(previous.children.map((c, i) => [c, i]));
   children.forEach((c, i) => {
     const j = old.get(c);
-    if (j !== undefined && previous.weights.length >= (j + 1) * D) out.set(previous.weights.subarray(j * D, (j + 1) * D), i * D);
+    if (j !== undefined && weights.length >= (j + 1) * D) out.set(weights.subarray(j * D, (j + 1) * D), i * D);
   });
+  return out;
+}
+
+/** log of each class's share of the rows, add-one smoothed (a class without rows keeps a finite value). */
+function logShares(counts: Float64Array): Float32Array {
+  let total = 0;
+  for (const c of counts) total += c;
+  return Float32Array.from(counts, (c) => Math.log((c + 1) / (total + counts.length)));
+}
+
+/** The weights with sign · logPrior added to each row's bias (a copy; the same array when there is no prior). */
+function withPrior(weights: Float32Array, logPrior: Float32Array | undefined, dim: number, sign = 1): Float32Array {
+  if (!logPrior || weights.length === 0) return weights;
+  const out = Float32Array.from(weights);
+  const D = dim + 1;
+  for (let k = 0; k < logPrior.length; k++) out[k * D + dim] += sign * logPrior[k];
   return out;
 }
