@@ -264,3 +264,49 @@ test('one head\'s probabilities for many rows on the helper thread equal those c
   for (let k = 0; k < K; k++) assert.ok(Math.abs(one[k] - here[300 * K + k]) < 1e-12);
   assert.equal(softmaxRowsOnHelper(X, rows.subarray(0, 10), weights, K, 2), undefined, 'a few rows stay on this thread');
 });
+
+test('LCPN heads add the log share of each child in their training rows to its bias (logit adjustment), also after a local update', () => {
+  // Overlapping clusters, and most items of the second top-level node left unlabelled: an imbalanced root head.
+  const s = hierarchicalClusters({ n: 1200, dim: 16, branching: [2, 2], spread: [0.6, 0.6], noise: 1.5, seed: 21 });
+  const t = s.taxonomy;
+  const X = preprocess({ data: s.data, n: s.n, dim: s.dim }, fitPreprocessing({ data: s.data, n: s.n, dim: s.dim }));
+  const top = (leaf: number) => t.ancestry(leaf)[0];
+  const [first, second] = t.childrenOf(ROOT);
+  const labels: number[][] = s.labels.map((l, i) => (top(l) === second && i % 5 !== 0 ? [] : [l]));
+  const lcpn = new LcpnClassifier(t, X.dim);
+  lcpn.train(X, labels);
+  const root = lcpn.classifiers.get(ROOT)!;
+  const counts = root.children.map((c) => labels.filter((l) => l.length > 0 && top(l[0]) === c).length);
+  const total = counts[0] + counts[1];
+  assert.ok(counts[root.children.indexOf(first)] > 3 * counts[root.children.indexOf(second)], `imbalanced: ${counts}`);
+  assert.ok(root.logPrior);
+  root.children.forEach((_, k) => assert.ok(Math.abs(root.logPrior![k] - Math.log((counts[k] + 1) / (total + 2))) < 1e-6));
+  // Mean P(child | root) over the labelled rows: with the prior it moves toward the label shares.
+  const meanShare = (weights: Float32Array) => {
+    const p = new Float64Array(2);
+    const sums = [0, 0];
+    labels.forEach((l, row) => {
+      if (!l.length) return;
+      softmaxProbabilities(weights, 2, X, row, p);
+      sums[0] += p[0];
+      sums[1] += p[1];
+    });
+    return sums.map((v) => v / total);
+  };
+  const D = X.dim + 1;
+  const balanced = Float32Array.from(root.weights);
+  for (let k = 0; k < 2; k++) balanced[k * D + X.dim] -= root.logPrior![k];
+  const major = counts[0] > counts[1] ? 0 : 1;
+  const share = counts[major] / total;
+  const withPrior = meanShare(root.weights)[major];
+  const withoutPrior = meanShare(balanced)[major];
+  assert.ok(Math.abs(withPrior - share) < Math.abs(withoutPrior - share), `share ${share}: ${withPrior} with the prior, ${withoutPrior} without`);
+  // One more label of the minority: a local update, whose prior follows the new counts.
+  const row = labels.findIndex((l, i) => l.length === 0 && top(s.labels[i]) === second);
+  labels[row] = [s.labels[row]];
+  const report = lcpn.retrain(X, labels, affectedParents(t, [], labels[row]));
+  assert.ok(!report.full.includes(ROOT), 'the root head was updated locally');
+  const after = lcpn.classifiers.get(ROOT)!;
+  const minor = 1 - major;
+  assert.ok(Math.abs(after.logPrior![minor] - Math.log((counts[minor] + 2) / (total + 3))) < 1e-6);
+});
