@@ -104,9 +104,11 @@ export class LabelingSession {
     readonly model: TaxonModel,
     private readonly mode: InferenceMode,
     private options: SessionOptions = {},
+    /** The rows as the model sees them, when its training already prepared them. */
+    prepared?: Features,
   ) {
     this.currentStrategy = checkedStrategy(options.strategy ?? DEFAULT_STRATEGY);
-    this.X = model.prepare(data.raw, data.images);
+    this.X = prepared ?? model.prepare(data.raw, data.images);
     data.images.forEach((image, row) => this.rowOf.set(image, row));
     this.levels = levelStructure(ds.taxonomy);
     const n = data.images.length;
@@ -136,14 +138,15 @@ export class LabelingSession {
     const data = await labelledEmbeddings(target, options, ds);
     if (!data.labels.some((l) => l.length > 0)) throw new DatasetError(target, 'has no labelled images yet: label a few (at least two per category) before the queue can rank');
     let model: TaxonModel;
+    let prepared: Features | undefined;
     let trained = false;
     try {
       model = savedModel(ds, target, options).model;
     } catch {
-      model = TaxonModel.train(ds.taxonomy, data.raw, data.labels, data.images, { groups: ds.groups }).model;
+      ({ model, X: prepared } = TaxonModel.train(ds.taxonomy, data.raw, data.labels, data.images, { groups: ds.groups }));
       trained = true;
     }
-    return { session: new LabelingSession(ds, data, model, options.inference ?? 'bottomup', options), trained };
+    return { session: new LabelingSession(ds, data, model, options.inference ?? 'bottomup', options, prepared), trained };
   }
 
   get strategy(): StrategyName {
