@@ -186,8 +186,8 @@ export class LabelingSession {
   }
 
   /**
-   * Recomputes, row by row, the heads retrained since the row last saw them, top-down, where the
-   * row's probability of reaching the head is above 1e-3 (elsewhere the head's output cannot move
+   * Recomputes the heads retrained since a row last saw them, head by head top-down, for the queued
+   * rows whose probability of reaching the head is above 1e-3 (elsewhere the head's output cannot move
    * the row's prediction or score; it stays marked stale and is recomputed once the row's mass
    * gets there). A new label retrains every head on its path, the top one included, so this
    * visits every row, but it computes a handful of small heads, not the whole model.
