@@ -67,7 +67,11 @@ export interface SplitTerm {
 
 let helper: Worker | undefined;
 let unusable = false;
-/** Shared copies of feature matrices that are not in shared memory already (one per matrix). */
+/**
+ * Shared copies of feature matrices that are not in shared memory already (one per matrix, made at
+ * its first parallel fit): a matrix must not change once it has been fitted on (none does: features
+ * are prepared once and then only read).
+ */
 const sharedCopies = new WeakMap<Float32Array, Float32Array>();
 
 /** Threads a fit may use: TAXON_THREADS if set, else 2 where the machine has two or more cores. */
