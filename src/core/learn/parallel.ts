@@ -9,16 +9,16 @@
  * failed before) the fit runs on one thread, with the same result up to rounding.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { defaultThreads } from '../model/backbone';
 import type { Features } from './softmax';
 
 /** Below this many multiply-adds per evaluation (rows × classes × dims) one thread is faster. */
 export const PARALLEL_MIN_WORK = 4_000_000;
 /** Slots of the control array. */
 export const Slot = { Generation: 0, Done: 1, Stop: 2, Ready: 3, Failed: 4 } as const;
-const SLOTS = 5;
+const SLOTS = Object.keys(Slot).length;
 /** How long the fitting thread waits for its helper before giving up on it. */
 const HELPER_TIMEOUT_MS = 10 * 60 * 1000;
 const START_TIMEOUT_MS = 30 * 1000;
@@ -75,10 +75,9 @@ let unusable = false;
 const sharedCopies = new WeakMap<Float32Array, Float32Array>();
 
 /** Threads a fit may use: TAXON_THREADS if set, else 2 where the machine has two or more cores. */
-export function defaultThreads(): number {
+export function fitThreads(): number {
   const env = Number(process.env.TAXON_THREADS);
-  if (Number.isInteger(env) && env >= 1) return Math.min(env, 2);
-  return Math.min(2, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  return Math.min(2, Number.isInteger(env) && env >= 1 ? env : defaultThreads());
 }
 
 /** The helper's script: dist/objectiveWorker.js beside the bundle, or the .ts under tsx. */
@@ -133,7 +132,7 @@ function sharedData(X: Features): SharedArrayBuffer {
  * A split of the softmax data term over two threads, or undefined when this fit runs on one
  * (too small, one thread wanted or available, no helper).
  */
-export function openSplit(X: Features, rows: Int32Array, targets: Int32Array, rowWeights: Float64Array, K: number, threads = defaultThreads()): SplitTerm | undefined {
+export function openSplit(X: Features, rows: Int32Array, targets: Int32Array, rowWeights: Float64Array, K: number, threads = fitThreads()): SplitTerm | undefined {
   if (threads < 2 || rows.length < 64 || rows.length * K * X.dim < PARALLEL_MIN_WORK) return undefined;
   const worker = getHelper();
   if (!worker) return undefined;
@@ -208,7 +207,7 @@ export const PARALLEL_MIN_ROWS = 256;
  * thread; `wait()` returns them (rows × K). Undefined when there is no helper (the caller computes
  * them itself).
  */
-export function softmaxRowsOnHelper(X: Features, rows: Int32Array, weights: Float32Array, K: number, threads = defaultThreads()): { wait(): Float64Array } | undefined {
+export function softmaxRowsOnHelper(X: Features, rows: Int32Array, weights: Float32Array, K: number, threads = fitThreads()): { wait(): Float64Array } | undefined {
   if (threads < 2 || rows.length < PARALLEL_MIN_ROWS) return undefined;
   const worker = getHelper();
   if (!worker) return undefined;

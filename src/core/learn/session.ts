@@ -260,18 +260,20 @@ export class LabelingSession {
     }
     // A retrain moves most rows' outputs by a hair: their prediction is decoded again only once
     // the mass moved since their last decoding adds up to something a ranking can see.
-    for (const row of queued) {
-      if (!touched[row]) continue;
-      const total = this.drift[row] + moved[row];
-      if (total < REDECODE_MASS) {
-        this.drift[row] = total;
-        continue;
-      }
-      this.drift[row] = 0;
-      const fresh = this.model.decoder.decode(this.cond[row], this.stop[row], this.mode);
-      this.predictions[row] = fresh;
-      this.marginals.data.set(fresh.marginals, row * this.marginals.nodes);
+    for (const row of queued) if (touched[row]) this.redecode(row, moved[row], REDECODE_MASS);
+  }
+
+  /** Adds `moved` to the row's drift, and decodes its prediction again once the drift reaches `threshold`. */
+  private redecode(row: number, moved: number, threshold: number): void {
+    const total = this.drift[row] + moved;
+    if (total < threshold) {
+      this.drift[row] = total;
+      return;
     }
+    this.drift[row] = 0;
+    const fresh = this.model.decoder.decode(this.cond[row], this.stop[row], this.mode);
+    this.predictions[row] = fresh;
+    this.marginals.data.set(fresh.marginals, row * this.marginals.nodes);
   }
 
   /** The probability that a row's prediction reaches node p: Π P(node | parent) from p up to the root. */
@@ -283,54 +285,26 @@ export class LabelingSession {
     return r;
   }
 
-  /**
-   * One row: recomputes, top-down, the stale heads it reaches with more than `minReach`, and
-   * decodes its prediction again once `redecode` probability mass has moved since the last time
-   * (the rest is kept in `drift`).
-   */
-  private refreshRow(lcpn: NonNullable<TaxonModel['lcpn']>, row: number, minReach: number, redecode: number, scratch: { reach: Float64Array; before: Float64Array }): void {
+  /** One row: recomputes, top-down, every head retrained since the row last saw it, and decodes its prediction again if anything moved. */
+  private refreshRow(lcpn: NonNullable<TaxonModel['lcpn']>, row: number): void {
     const heads = lcpn.topDown();
-    const t = this.taxonomy;
-    const { reach, before } = scratch; // reach: index node + 1, slot 0 for ROOT
     const cond = this.cond[row];
     const stop = this.stop[row];
     const seen = row * heads.length;
-    let moved = this.drift[row];
     let recomputed = false;
-    reach[0] = 1;
     for (let h = 0; h < heads.length; h++) {
-      const p = heads[h];
-      const r = reach[p + 1];
-      const kids = t.childrenOf(p);
-      if (this.rowHeadVersion[seen + h] !== this.headVersion[h] && (r > minReach || p === ROOT)) {
-        for (const c of kids) before[c] = cond[c];
-        const stopped = stop[p + 1];
-        lcpn.headConditionals(this.X, row, p, cond, stop);
-        this.rowHeadVersion[seen + h] = this.headVersion[h];
-        // the probability mass this head's new output moves below it
-        let delta = stop[p + 1] !== stopped ? 1 : 0;
-        for (const c of kids) delta = Math.max(delta, Math.abs(cond[c] - before[c]));
-        moved += r * delta;
-        recomputed = true;
-      }
-      for (const c of kids) reach[c + 1] = r * cond[c];
+      if (this.rowHeadVersion[seen + h] === this.headVersion[h]) continue;
+      lcpn.headConditionals(this.X, row, heads[h], cond, stop);
+      this.rowHeadVersion[seen + h] = this.headVersion[h];
+      recomputed = true;
     }
-    if (!recomputed && moved === 0) return;
-    if (moved < redecode) {
-      this.drift[row] = moved;
-      return;
-    }
-    this.drift[row] = 0;
-    const fresh = this.model.decoder.decode(cond, stop, this.mode);
-    this.predictions[row] = fresh;
-    this.marginals.data.set(fresh.marginals, row * this.marginals.nodes);
+    if (recomputed || this.drift[row] > 0) this.redecode(row, 0, 0);
   }
-
 
   /** A row's prediction with every retrained head applied (labelled and skipped rows are not kept up to date on every retrain). */
   private fresh(row: number): Prediction {
     const lcpn = this.model.lcpn;
-    if (lcpn) this.refreshRow(lcpn, row, -1, 0, { reach: new Float64Array(this.marginals.nodes + 1), before: new Float64Array(this.marginals.nodes) });
+    if (lcpn) this.refreshRow(lcpn, row);
     return this.predictions[row];
   }
 

@@ -115,10 +115,10 @@ export function preprocess(raw: Features, pre: Preprocessing, images?: readonly 
 function projectRows(raw: Features, pre: Preprocessing, P: Float32Array, k: number, out: Float32Array, images?: readonly string[]): void {
   const { n, dim } = raw;
   const hasMean = pre.mean.length === dim;
-  const block = new Float64Array(4 * dim);
+  const block = new Float64Array(BLOCK * dim);
   const row = new Float64Array(dim);
-  for (let i0 = 0; i0 < n; i0 += 4) {
-    const b = Math.min(4, n - i0);
+  for (let i0 = 0; i0 < n; i0 += BLOCK) {
+    const b = Math.min(BLOCK, n - i0);
     block.fill(0);
     for (let r = 0; r < b; r++) {
       normalisedRow(raw, i0 + r, row, images);
@@ -485,10 +485,10 @@ export function scores(data: Float32Array, base: number, dim: number, w: Float64
  * `scoresBlock` and every gradient read-modify-write in `accumulateBlock`, which is what bounds
  * these loops in JavaScript (about twice the speed of one row at a time).
  */
-export const BLOCK = 4;
+const BLOCK = 4;
 
 /** s[r·K + k] = w_k · x_r + b_k for the BLOCK rows starting at `base[r]`; two classes per pass. */
-export function scoresBlock(data: Float32Array, base: Int32Array, dim: number, w: Float64Array | Float32Array, K: number, s: Float64Array): void {
+function scoresBlock(data: Float32Array, base: Int32Array, dim: number, w: Float64Array | Float32Array, K: number, s: Float64Array): void {
   const D = dim + 1;
   const b0 = base[0];
   const b1 = base[1];
