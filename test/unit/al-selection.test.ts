@@ -89,7 +89,8 @@ test('each uncertainty strategy ranks the confused item above the certain one', 
   M.data[t.size + a2] = 0.35;
   M.data[t.size + b] = 0.25;
   marginalsFromLeaves(t, M);
-  const ctx: SelectionContext = { taxonomy: t, candidates: [0, 1], labelled: [], marginals: M };
+  // the multi-level strategies' batches are drawn (power sampling): here their plain top-K
+  const ctx: SelectionContext = { taxonomy: t, candidates: [0, 1], labelled: [], marginals: M, options: { multilevelPower: 0 } };
   for (const s of ['multilevel-entropy', 'multilevel-margin', 'entropy', 'margin', 'least-confidence'] as const) {
     const sc = scoreItems(s, ctx);
     assert.ok(sc[1] > sc[0], `${s}: ${sc[1]} > ${sc[0]}`);
@@ -162,4 +163,90 @@ test('labelsToMatchRandom interpolates linearly between rounds, null when never 
     { labels: 800, leafTop1: 0.45, hF1: 0 },
   ];
   assert.deepEqual(matchRandom(curve, random, 800), { '200': 200, '400': 300, '800': null });
+});
+
+/** Two leaves; blob 0's points are the most uncertain (p = 0.5), the other blobs' less so, each blob's first point the least. */
+function uncertainBlobs() {
+  const { X, blobOf } = blobs();
+  const t = new Taxonomy();
+  const a = t.add('a');
+  const b = t.add('b');
+  const M = { data: new Float64Array(X.n * t.size), n: X.n, nodes: t.size };
+  const seen = new Set<number>();
+  for (let i = 0; i < X.n; i++) {
+    const first = !seen.has(blobOf[i]);
+    seen.add(blobOf[i]);
+    const p = blobOf[i] === 0 ? 0.5 : first ? 0.99 : 0.97 - (i % 7) * 0.005;
+    M.data[i * t.size + a] = p;
+    M.data[i * t.size + b] = 1 - p;
+  }
+  return { X, blobOf, t, M };
+}
+
+test('stratified multi-level picks take one image per cluster, the most uncertain in it, before any cluster gets a second', () => {
+  const { X, blobOf, t, M } = uncertainBlobs();
+  const candidates = Array.from({ length: 120 }, (_, i) => i);
+  const base: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { typicalMaxClusters: 4, typicalMinClusterSize: 5, multilevelPower: 0, densityWeight: 0 } };
+  // the plain top-4 (no power sampling, no density) all come from blob 0
+  assert.deepEqual(new Set(selectBatch('multilevel-entropy', base, 4).map((r) => blobOf[r])), new Set([0]));
+  const u = scoreItems('multilevel-entropy', base);
+  const mostUncertainOfBlob = (r: number) => u[r] === Math.max(...candidates.filter((q) => blobOf[q] === blobOf[r]).map((q) => u[q]));
+  const byLabels = selectBatch('multilevel-entropy', { ...base, options: { ...base.options, multilevelStratify: 'labels' } }, 4);
+  assert.deepEqual(byLabels.map((r) => blobOf[r]).sort(), [0, 1, 2, 3]);
+  assert.ok(byLabels.every(mostUncertainOfBlob));
+  // 'mass': a cluster's turn comes with its summed uncertainty per (1 + picks): blob 0 (30 × 1)
+  // takes three picks before the next blob (30 × ~0.25) takes one
+  const byMass = selectBatch('multilevel-entropy', { ...base, options: { ...base.options, multilevelStratify: 'mass' } }, 4);
+  assert.deepEqual(byMass.map((r) => blobOf[r]).slice(0, 3), [0, 0, 0]);
+  assert.notEqual(blobOf[byMass[3]], 0);
+  assert.ok(mostUncertainOfBlob(byMass[3]));
+});
+
+test('power sampling draws uncertain images more often, the same draw for the same seed', () => {
+  const { X, t, M } = uncertainBlobs();
+  const candidates = Array.from({ length: 120 }, (_, i) => i);
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { multilevelPower: 2, densityWeight: 0 } };
+  assert.deepEqual(selectBatch('multilevel-entropy', ctx, 10, seededRandom(2)), selectBatch('multilevel-entropy', ctx, 10, seededRandom(2)));
+  const u = scoreItems('multilevel-entropy', ctx);
+  let fromTop = 0;
+  let drawn = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const batch = selectBatch('multilevel-entropy', ctx, 10, seededRandom(seed));
+    assert.equal(new Set(batch).size, 10);
+    drawn += batch.length;
+    fromTop += batch.filter((r) => u[r] === 1).length; // blob 0: a quarter of the images
+  }
+  // odds ∝ u²: blob 0 (u = 1) against the rest (u ≈ 0.2–0.3, u² < 0.1): mostly blob 0, yet not only
+  assert.ok(fromTop / drawn > 0.6 && fromTop / drawn < 0.98, `${fromTop} of ${drawn} from the most uncertain blob`);
+});
+
+test('a ranking memo gives the same scores and batches as computing them again', () => {
+  const { X, t, M } = uncertainBlobs();
+  const candidates = Array.from({ length: 116 }, (_, i) => i + 4);
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [0, 1, 2, 3], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 1 } };
+  const memo = new Map();
+  for (const s of STRATEGY_NAMES) {
+    assert.deepEqual(scoreItems(s, { ...ctx, memo }, seededRandom(3)), scoreItems(s, ctx, seededRandom(3)), s);
+    assert.deepEqual(selectBatch(s, { ...ctx, memo }, 6, seededRandom(3)), selectBatch(s, ctx, 6, seededRandom(3)), s);
+  }
+});
+
+test('multi-level entropy by default passes over uncertain outliers that the textbook top-K takes', () => {
+  const { X, blobOf } = blobs();
+  const t = new Taxonomy();
+  const a = t.add('a');
+  const b = t.add('b');
+  const M = { data: new Float64Array(X.n * t.size), n: X.n, nodes: t.size };
+  for (let i = 0; i < X.n; i++) {
+    const p = blobOf[i] < 0 ? 0.5 : 0.75; // the four far outliers are the most uncertain
+    M.data[i * t.size + a] = p;
+    M.data[i * t.size + b] = 1 - p;
+  }
+  const candidates = Array.from({ length: X.n }, (_, i) => i);
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { typicalMaxClusters: 4 } };
+  const textbook = selectBatch('multilevel-entropy', { ...ctx, options: { ...ctx.options, multilevelPower: 0, densityWeight: 0 } }, 4);
+  assert.deepEqual(textbook.map((r) => blobOf[r]), [-1, -1, -1, -1]);
+  let outliers = 0;
+  for (let seed = 1; seed <= 20; seed++) outliers += selectBatch('multilevel-entropy', ctx, 4, seededRandom(seed)).filter((r) => blobOf[r] < 0).length;
+  assert.ok(outliers <= 2, `${outliers} outliers in 20 default batches of 4`);
 });

@@ -40,8 +40,10 @@ export class Decoder {
   /** Nodes in pre-order (parents before children). */
   private readonly order: Int32Array;
   private readonly parent: Int32Array;
-  private readonly leaves: number[];
+  private readonly leaves: Int32Array;
   private readonly isLeaf: Uint8Array;
+  /** Per-node sums of one decoding (reused; decoding is synchronous). */
+  private scratch?: Float64Array;
   /** Diffusion: eliminated diagonal a_v per graph vertex (0 = root, i+1 = node i) and edge weights to the parent. */
   private readonly diag: Float64Array;
   private readonly edge: Float64Array;
@@ -57,7 +59,7 @@ export class Decoder {
     this.order = Int32Array.from(t.walk());
     this.parent = Int32Array.from(t.nodes, (n) => n.parent);
     this.isLeaf = Uint8Array.from(t.nodes, (n) => (n.children.length === 0 ? 1 : 0));
-    this.leaves = t.leaves();
+    this.leaves = Int32Array.from(t.leaves());
     const n = t.size;
     const degree = new Float64Array(n + 1);
     degree[0] = t.roots.length;
@@ -78,11 +80,19 @@ export class Decoder {
     return new Decoder(this.taxonomy, { alpha, tau: this.tau });
   }
 
-  decode(cond: Float64Array, stop: Uint8Array, mode: InferenceMode): Prediction {
+  /** The prediction of one row from its conditionals; `into` (taxonomy-size) receives the marginals instead of a new array. */
+  decode(cond: Float64Array, stop: Uint8Array, mode: InferenceMode, into?: Float64Array): Prediction {
     const t = this.taxonomy;
-    const n = t.size;
-    const m = new Float64Array(n);
-    for (const v of this.order) m[v] = (this.parent[v] === ROOT ? 1 : m[this.parent[v]]) * cond[v];
+    const order = this.order;
+    const parent = this.parent;
+    const n = order.length;
+    const m = into ?? new Float64Array(t.size);
+    // Indexed loops over typed arrays: a session decodes thousands of rows after each retrain.
+    for (let i = 0; i < n; i++) {
+      const v = order[i];
+      const p = parent[v];
+      m[v] = (p === ROOT ? 1 : m[p]) * cond[v];
+    }
     if (mode === 'topdown') {
       const path: number[] = [];
       let node = ROOT;
@@ -96,15 +106,16 @@ export class Decoder {
       }
       return { marginals: m, path, node, confident: this.confidentOn(path, m) };
     }
-    // Bottom-up marginals: leaves keep their product, internal nodes take the sum of their leaves.
-    for (let i = this.order.length - 1; i >= 0; i--) {
-      const v = this.order[i];
-      if (!this.isLeaf[v]) m[v] = 0;
-    }
-    for (let i = this.order.length - 1; i >= 0; i--) {
-      const v = this.order[i];
-      const p = this.parent[v];
-      if (p !== ROOT) m[p] += m[v];
+    // Bottom-up marginals: leaves keep their product, internal nodes take the sum of their leaves
+    // (children follow their parent in pre-order, so a reverse pass sees them first).
+    const sum = (this.scratch ??= new Float64Array(t.size)).fill(0);
+    const isLeaf = this.isLeaf;
+    for (let i = n - 1; i >= 0; i--) {
+      const v = order[i];
+      const value = isLeaf[v] ? m[v] : sum[v];
+      m[v] = value;
+      const p = parent[v];
+      if (p !== ROOT) sum[p] += value;
     }
     let scores: Float64Array | undefined;
     let rank: Float64Array = m;
@@ -112,8 +123,12 @@ export class Decoder {
       scores = this.diffuse(m);
       rank = scores;
     }
+    const leaves = this.leaves;
     let best = ROOT;
-    for (const leaf of this.leaves) if (best === ROOT || rank[leaf] > rank[best]) best = leaf;
+    for (let i = 0; i < leaves.length; i++) {
+      const leaf = leaves[i];
+      if (best === ROOT || rank[leaf] > rank[best]) best = leaf;
+    }
     const path = best === ROOT ? [] : this.truncated(t.ancestry(best), stop);
     const node = path.length ? path[path.length - 1] : ROOT;
     const out: Prediction = { marginals: m, path, node, confident: this.confidentOn(path, m) };
@@ -134,7 +149,10 @@ export class Decoder {
     }
     const f = new Float64Array(n + 1);
     f[0] = b[0] / this.diag[0];
-    for (const v of this.order) f[v + 1] = (b[v + 1] + a * this.edge[v + 1] * f[this.parent[v] + 1]) / this.diag[v + 1];
+    for (let i = 0; i < this.order.length; i++) {
+      const v = this.order[i];
+      f[v + 1] = (b[v + 1] + a * this.edge[v + 1] * f[this.parent[v] + 1]) / this.diag[v + 1];
+    }
     return f.subarray(1);
   }
 

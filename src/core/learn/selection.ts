@@ -23,8 +23,8 @@ export interface StrategyInfo {
 export const STRATEGIES: readonly StrategyInfo[] = [
   { name: 'hybrid', description: 'representative images while labels are few, then the most uncertain at every level, diverse within a batch (default)', usesPredictions: true, usesEmbeddings: true },
   { name: 'typical', description: 'the most typical image of the largest clusters that have the fewest labels (TypiClust)', usesPredictions: false, usesEmbeddings: true },
-  { name: 'multilevel-entropy', description: 'weighted sum over tree levels of the normalised entropy of the level distribution', usesPredictions: true, usesEmbeddings: false },
-  { name: 'multilevel-margin', description: 'weighted sum over tree levels of one minus the gap between the two most likely nodes', usesPredictions: true, usesEmbeddings: false },
+  { name: 'multilevel-entropy', description: 'weighted sum over tree levels of the normalised entropy of the level distribution, times typicality²; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
+  { name: 'multilevel-margin', description: 'weighted sum over tree levels of one minus the gap between the two most likely nodes, times typicality²; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
   { name: 'entropy', description: 'normalised entropy of the leaf distribution', usesPredictions: true, usesEmbeddings: false },
   { name: 'margin', description: 'one minus the gap between the two most likely leaves', usesPredictions: true, usesEmbeddings: false },
   { name: 'least-confidence', description: 'one minus the probability of the most likely leaf', usesPredictions: true, usesEmbeddings: false },
@@ -54,6 +54,22 @@ export interface SelectionOptions {
   multilevelCandidates?: number;
   /** Multi-level strategies and hybrid: the measure times (typicality relative to its cluster's best)^this (0: off). */
   densityWeight?: number;
+  /**
+   * Multi-level strategies: pick per cluster of the pool (TypiClust's clusters) instead of the
+   * global top-K: 'labels' visits the clusters with the fewest labels first, 'mass' the clusters
+   * with the most uncertainty per label; '' (off) is the plain top-K.
+   */
+  multilevelStratify?: '' | 'labels' | 'mass';
+  /** Hybrid after the switch: the same per-cluster picks with the hybrid measure instead of farthest-first over the top (c × batch). */
+  hybridStratify?: '' | 'labels' | 'mass';
+  /**
+   * Multi-level strategies: stochastic picks, each candidate drawn with odds ∝ measure^this
+   * (power acquisition, Kirsch et al. 2023; Efraimidis–Spirakis keys), instead of the top by the
+   * measure (0: off). With stratification it orders the candidates within each cluster.
+   */
+  multilevelPower?: number;
+  /** Stratified picks: within a cluster, the measure times (typicality relative to the cluster's best)^this. */
+  stratifyDensity?: number;
   /** Typical: at most this many clusters (TypiClust caps them too: tiny clusters have no "typical"). */
   typicalMaxClusters?: number;
   /** Typical: clusters smaller than this are never picked from. */
@@ -73,7 +89,11 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridCandidates: 3,
   hybridAvoidLabelled: false,
   multilevelCandidates: 1,
-  densityWeight: 0,
+  densityWeight: 2,
+  multilevelStratify: '',
+  stratifyDensity: 0,
+  multilevelPower: 1,
+  hybridStratify: '',
   typicalMaxClusters: 500,
   typicalMinClusterSize: 5,
   typicalNeighbours: 10,
@@ -120,6 +140,11 @@ export interface SelectionContext {
   /** Reused k-means results (the simulation shares one across rounds, strategies and repeats). */
   clusters?: ClusterCache;
   levels?: LevelStructure;
+  /**
+   * Scores already computed in this ranking (the queue's scores and its first batch use the same
+   * measure): the caller makes a new map per ranking, since marginals change between rankings.
+   */
+  memo?: Map<string, { candidates: ArrayLike<number>; scores: Float64Array }>;
 }
 
 function resolved(ctx: SelectionContext) {
@@ -135,6 +160,15 @@ function need<T>(value: T | undefined, strategy: StrategyName, what: string): T 
 
 /** The uncertainty of each candidate (out[i] for candidates[i]). */
 function uncertainty(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Array {
+  const key = `${measure}:${ctx.options?.densityWeight ?? ''}`;
+  const known = ctx.memo?.get(key);
+  if (known && known.candidates === ctx.candidates) return known.scores;
+  const out = measured(measure, ctx);
+  ctx.memo?.set(key, { candidates: ctx.candidates, scores: out });
+  return out;
+}
+
+function measured(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Array {
   const { levels, weights } = resolved(ctx);
   const M = need(ctx.marginals, measure as StrategyName, 'predictions (marginals)');
   const f = measureFunction(measure, levels, weights);
@@ -204,6 +238,8 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
     case 'multilevel-entropy':
     case 'multilevel-margin': {
       const { o } = resolved(ctx);
+      if (o.multilevelStratify && ctx.embeddings) return stratifiedBatch(strategy, ctx, B, o.multilevelStratify, o.stratifyDensity, o.multilevelPower, rand);
+      if (o.multilevelPower > 0) return topK(ctx.candidates, powerKeys(uncertainty(strategy, ctx), o.multilevelPower, rand), B);
       return o.multilevelCandidates > 1 && ctx.embeddings ? diverseTop(strategy, ctx, B, o.multilevelCandidates, []) : topK(ctx.candidates, uncertainty(strategy, ctx), B);
     }
     default:
@@ -384,6 +420,57 @@ function typicalBatch(ctx: SelectionContext, B: number): number[] {
   return out;
 }
 
+/** Efraimidis–Spirakis keys: the top k by key are a weighted draw without replacement, weights score^power. */
+function powerKeys(scores: Float64Array, power: number, rand: () => number): Float64Array {
+  const keys = new Float64Array(scores.length);
+  for (let i = 0; i < keys.length; i++) keys[i] = Math.log(Math.max(rand(), 1e-300)) / Math.max(Math.pow(scores[i], power), 1e-300);
+  return keys;
+}
+
+/**
+ * Uncertainty per cluster: the clusters of typical (|labelled| + B, capped) are visited in turn
+ * and each gives its most uncertain unpicked candidate (times its typicality^β). 'labels': the
+ * cluster with the fewest labels and picks so far first (the largest among ties), as TypiClust;
+ * 'mass': the cluster whose summed uncertainty per (1 + labels + picks) is highest.
+ */
+function stratifiedBatch(measure: UncertaintyMeasure, ctx: SelectionContext, B: number, order: 'labels' | 'mass', beta: number, power = 0, rand: () => number = seededRandom(1)): number[] {
+  const s = typicalState(ctx, B);
+  const u = uncertainty(measure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
+  const L = ctx.labelled.length;
+  const best = new Float64Array(s.k);
+  for (let i = 0; i < s.rows.length; i++) if (s.typ[i] > best[s.clusterOf[i]]) best[s.clusterOf[i]] = s.typ[i];
+  const score = new Float64Array(u.length);
+  const mass = new Float64Array(s.k);
+  const byCluster: number[][] = Array.from({ length: s.k }, () => []);
+  for (let i = 0; i < u.length; i++) {
+    const c = s.clusterOf[L + i];
+    score[i] = u[i] * (beta > 0 && best[c] > 0 ? Math.pow(s.typ[L + i] / best[c], beta) : 1);
+    mass[c] += u[i];
+    byCluster[c].push(i);
+  }
+  if (power > 0) score.set(powerKeys(score, power, rand));
+  for (const list of byCluster) list.sort((a, b) => score[b] - score[a] || a - b);
+  const next = new Int32Array(s.k);
+  const taken = s.labelledIn.slice();
+  const out: number[] = [];
+  while (out.length < B) {
+    let pick = -1;
+    let pickKey = -Infinity;
+    for (let c = 0; c < s.k; c++) {
+      if (next[c] >= byCluster[c].length) continue;
+      const key = order === 'mass' ? mass[c] / (1 + taken[c]) : -taken[c] * 1e9 + s.size[c];
+      if (key > pickKey) {
+        pick = c;
+        pickKey = key;
+      }
+    }
+    if (pick < 0) break;
+    out.push(ctx.candidates[byCluster[pick][next[pick]++]]);
+    taken[pick]++;
+  }
+  return out;
+}
+
 /**
  * Hybrid: a typical share of the batch (all of it while labels are few), the rest the
  * top-(c·B) candidates by the hybrid measure, thinned by farthest-first traversal on the
@@ -396,8 +483,11 @@ function hybridBatch(ctx: SelectionContext, B: number): number[] {
   const out = nTypical > 0 ? typicalBatch(ctx, nTypical) : [];
   if (out.length >= B) return out;
   const picked = new Set(out);
-  const rest = Array.from(ctx.candidates).filter((r) => !picked.has(r));
+  const rest = out.length ? Array.from(ctx.candidates).filter((r) => !picked.has(r)) : ctx.candidates;
   const anchors = o.hybridAvoidLabelled ? [...Array.from(ctx.labelled), ...out] : out;
+  if (o.hybridStratify && ctx.embeddings) {
+    return out.concat(stratifiedBatch(o.hybridMeasure, { ...ctx, candidates: rest, labelled: [...Array.from(ctx.labelled), ...out] }, B - out.length, o.hybridStratify, o.stratifyDensity));
+  }
   const chosen = diverseTop(o.hybridMeasure, { ...ctx, candidates: rest }, B - out.length, o.hybridCandidates, anchors);
   return out.concat(chosen);
 }

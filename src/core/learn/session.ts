@@ -15,7 +15,7 @@ import { affectedParents } from './hierarchy';
 import { pcaProjection, seededRandom } from './clustering';
 import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
-import { ClusterCache, DEFAULT_STRATEGY, scoreItems, selectBatch, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
+import { ClusterCache, DEFAULT_STRATEGY, scoreItems, selectBatch, sortedIndices, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { softmaxRows, type Features } from './softmax';
 import { softmaxRowsOnHelper } from './parallel';
 import { levelStructure, type LevelStructure, type MarginalsMatrix } from './uncertainty';
@@ -63,7 +63,7 @@ function checkedStrategy(strategy: string): StrategyName {
 }
 
 /** A retrained head is recomputed for a row that reaches it with at least this probability (later, if it gets there). */
-const REACH = 1e-3;
+const REACH = 1e-2;
 
 /** A row's prediction is decoded again once its classifiers' outputs have moved this much probability mass. */
 const REDECODE_MASS = 1e-3;
@@ -75,7 +75,7 @@ export class LabelingSession {
   private readonly X: Features;
   private predictions: Prediction[];
   /** Every row's marginals (rows × taxonomy nodes), what the uncertainty strategies read. */
-  private readonly marginals: MarginalsMatrix;
+  private readonly marginals: MarginalsMatrix & { data: Float64Array };
   /** Each row's score under the strategy at the last ranking. */
   private readonly scores: Float64Array;
   /** Unlabelled rows in queue order at the last ranking (rows labelled or skipped since are passed over). */
@@ -93,6 +93,8 @@ export class LabelingSession {
   private readonly rowHeadVersion: Int32Array;
   private readonly headVersion: Int32Array;
   private readonly headIndex = new Map<number, number>();
+  /** Parent per node id (−1 for a top-level node), for the reach walks of a refresh. */
+  private readonly parentOf: Int32Array;
   /** Probability mass the row's heads have moved since its prediction was last decoded. */
   private readonly drift: Float64Array;
   private geometryCache?: Features;
@@ -111,6 +113,7 @@ export class LabelingSession {
     this.X = prepared ?? model.prepare(data.raw, data.images);
     data.images.forEach((image, row) => this.rowOf.set(image, row));
     this.levels = levelStructure(ds.taxonomy);
+    this.parentOf = Int32Array.from(ds.taxonomy.nodes, (node) => node.parent);
     const n = data.images.length;
     this.cond = new Array(n);
     this.stop = new Array(n);
@@ -119,16 +122,16 @@ export class LabelingSession {
       const { cond, stop } = model.conditionals(this.X, row);
       this.cond[row] = cond;
       this.stop[row] = stop;
-      this.predictions[row] = model.decoder.decode(cond, stop, mode);
     }
+    const N = ds.taxonomy.size;
+    // one matrix holds every row's marginals: predictions view their row of it (no per-row arrays to collect)
+    this.marginals = { data: new Float64Array(n * N), n, nodes: N };
+    for (let row = 0; row < n; row++) this.predictions[row] = model.decoder.decode(this.cond[row], this.stop[row], mode, this.marginalsOf(row));
     const heads = model.lcpn?.topDown() ?? [];
     heads.forEach((p, i) => this.headIndex.set(p, i));
     this.headVersion = new Int32Array(heads.length);
     this.rowHeadVersion = new Int32Array(n * heads.length);
     this.drift = new Float64Array(n);
-    const N = ds.taxonomy.size;
-    this.marginals = { data: new Float32Array(this.predictions.length * N), n: this.predictions.length, nodes: N };
-    this.predictions.forEach((p, row) => this.marginals.data.set(p.marginals, row * N));
     this.scores = new Float64Array(this.predictions.length);
     this.rank();
   }
@@ -187,9 +190,9 @@ export class LabelingSession {
 
   /**
    * Recomputes the heads retrained since a row last saw them, head by head top-down, for the queued
-   * rows whose probability of reaching the head is above 1e-3 (elsewhere the head's output cannot move
-   * the row's prediction or score; it stays marked stale and is recomputed once the row's mass
-   * gets there). A new label retrains every head on its path, the top one included, so this
+   * rows whose probability of reaching the head is above 1 % (elsewhere the head's output moves
+   * the row's marginals by less than that; the row stays marked stale and is recomputed exactly
+   * when it is looked at, `fresh`). A new label retrains every head on its path, the top one included, so this
    * visits every row, but it computes a handful of small heads, not the whole model.
    */
   private refreshHeads(lcpn: NonNullable<TaxonModel['lcpn']>): void {
@@ -204,20 +207,43 @@ export class LabelingSession {
     // Head by head, top-down (a head's rows are known once the heads above it are fresh); a
     // trained softmax head's probabilities for its rows in one pass, half of them on the helper
     // thread where there is one (parallel.ts).
+    // Each refreshed head's reach per row (NaN: not computed), so that a head below it multiplies
+    // on from there instead of walking every row up to the root again.
+    const reachAt = new Map<number, Float64Array>();
+    const parent = this.parentOf;
     for (let h = 0; h < H; h++) {
       const p = heads[h];
       const version = this.headVersion[h];
       const kids = t.childrenOf(p);
       const batch: number[] = [];
       const reach: number[] = [];
+      // the nodes from p up to the nearest head refreshed above it (their P(node | parent) are fresh)
+      const segment: number[] = [];
+      let known: Float64Array | undefined;
+      for (let v = p; v !== ROOT; v = parent[v]) {
+        known = v === p ? undefined : reachAt.get(v);
+        if (known) break;
+        segment.push(v);
+      }
+      let mine: Float64Array | undefined;
       for (const row of queued) {
         if (this.rowHeadVersion[row * H + h] === version) continue;
-        const r = this.reach(row, p);
+        let r: number;
+        const from = known ? known[row] : NaN;
+        if (from === from) {
+          const cond = this.cond[row];
+          r = from;
+          for (let i = 0; i < segment.length; i++) r *= cond[segment[i]];
+        } else {
+          r = this.reach(row, p);
+        }
+        (mine ??= new Float64Array(this.predictions.length).fill(NaN))[row] = r;
         if (r > REACH || p === ROOT) {
           batch.push(row);
           reach.push(r);
         }
       }
+      if (mine) reachAt.set(p, mine);
       if (batch.length === 0) continue;
       const head = lcpn.softmaxHead(p);
       let probs: Float64Array | undefined;
@@ -271,17 +297,21 @@ export class LabelingSession {
       return;
     }
     this.drift[row] = 0;
-    const fresh = this.model.decoder.decode(this.cond[row], this.stop[row], this.mode);
-    this.predictions[row] = fresh;
-    this.marginals.data.set(fresh.marginals, row * this.marginals.nodes);
+    this.predictions[row] = this.model.decoder.decode(this.cond[row], this.stop[row], this.mode, this.marginalsOf(row));
+  }
+
+  /** The row's slice of the marginals matrix. */
+  private marginalsOf(row: number): Float64Array {
+    const N = this.marginals.nodes;
+    return this.marginals.data.subarray(row * N, (row + 1) * N);
   }
 
   /** The probability that a row's prediction reaches node p: Π P(node | parent) from p up to the root. */
   private reach(row: number, p: number): number {
-    const t = this.taxonomy;
+    const parent = this.parentOf;
     const cond = this.cond[row];
     let r = 1;
-    for (let v = p; v !== ROOT; v = t.nodes[v].parent) r *= cond[v];
+    for (let v = p; v !== ROOT; v = parent[v]) r *= cond[v];
     return r;
   }
 
@@ -327,13 +357,16 @@ export class LabelingSession {
       options: this.options.selection,
       clusters: this.clusters,
       levels: this.levels,
+      memo: new Map(),
     };
     const scores = scoreItems(this.currentStrategy, ctx, seededRandom(1));
     candidates.forEach((row, i) => (this.scores[row] = scores[i]));
     const first = selectBatch(this.currentStrategy, ctx, Math.min(this.options.batch ?? 50, candidates.length), seededRandom(1));
     const inFirst = new Set(first);
-    const images = this.data.images;
-    const rest = candidates.filter((r) => !inFirst.has(r)).sort((a, b) => this.scores[b] - this.scores[a] || (images[a] < images[b] ? -1 : images[a] > images[b] ? 1 : 0));
+    // the rest by score (ties: dataset order), a packed native sort rather than a comparator's
+    const rest = sortedIndices(scores)
+      .map((i) => candidates[i])
+      .filter((r) => !inFirst.has(r));
     this.order = [...first, ...rest];
   }
 
@@ -398,7 +431,6 @@ export class LabelingSession {
     if (parents.length === 0) return { retrained: [], millis: 0 };
     const report = this.model.retrain(this.X, this.data.labels, parents);
     const t1 = performance.now();
-    const N = this.marginals.nodes;
     const lcpn = this.model.lcpn;
     if (lcpn) {
       for (const p of report.retrained) {
@@ -412,9 +444,7 @@ export class LabelingSession {
         const { cond, stop } = this.model.conditionals(this.X, row);
         this.cond[row] = cond;
         this.stop[row] = stop;
-        const fresh = this.model.decoder.decode(cond, stop, this.mode);
-        this.predictions[row] = fresh;
-        this.marginals.data.set(fresh.marginals, row * N);
+        this.predictions[row] = this.model.decoder.decode(cond, stop, this.mode, this.marginalsOf(row));
       }
     }
     const t2 = performance.now();
