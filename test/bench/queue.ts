@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadDataset } from '../../src/core/formats';
 import { seededRandom } from '../../src/core/learn/clustering';
-import { scoreItems, STRATEGIES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
+import { ClusterCache, scoreItems, STRATEGIES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
 import { levelStructure, marginalsFromLeaves, type MarginalsMatrix } from '../../src/core/learn/uncertainty';
 
 const DEV = path.resolve(__dirname, '../../../shared/datasets/tinyimagenet-wordnet');
@@ -26,10 +26,32 @@ export function queueSuite(quick: boolean): Record<string, unknown> {
   }
   marginalsFromLeaves(t, M);
   const candidates = Int32Array.from({ length: n }, (_, i) => i);
-  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], marginals: M, levels: levelStructure(t), options: { hybridSwitchLabelsPerLeaf: 0 } };
+  // 64-d embeddings (the session's geometry) in 200 blobs, for the strategies that weigh by typicality
+  const D = 64;
+  const E = new Float32Array(n * D);
+  const centres = Float32Array.from({ length: 200 * D }, () => (rand() - 0.5) * 4);
+  for (let i = 0; i < n; i++) {
+    const c = Math.floor(rand() * 200);
+    for (let j = 0; j < D; j++) E[i * D + j] = centres[c * D + j] + (rand() - 0.5);
+  }
+  const ctx: SelectionContext = {
+    taxonomy: t,
+    candidates,
+    labelled: [],
+    marginals: M,
+    embeddings: { data: E, n, dim: D },
+    clusters: new ClusterCache(),
+    levels: levelStructure(t),
+    options: { hybridSwitchLabelsPerLeaf: 0 },
+  };
+  // The pool's k-means clustering and typicality: once per pool, cached between rankings (as in a session).
+  const k0 = performance.now();
+  scoreItems('typical', ctx);
+  const clusteringMs = performance.now() - k0;
+  console.log(`cluster ${n.toLocaleString()} items (once per pool): ${clusteringMs.toFixed(0)} ms`);
   // Wall time on a shared machine counts other people's work: CPU time of this process is reported beside it.
   const results: Record<string, { ms: number; cpuMs: number; runs: number[] }> = {};
-  for (const s of STRATEGIES.filter((x) => !x.usesEmbeddings || x.name === 'hybrid')) {
+  for (const s of STRATEGIES) {
     const runs: number[] = [];
     const cpu: number[] = [];
     for (let r = 0; r < 3; r++) {
@@ -51,7 +73,8 @@ export function queueSuite(quick: boolean): Record<string, unknown> {
     date: new Date().toISOString(),
     items: n,
     taxonomy: { nodes: t.size, leaves: leaves.length },
-    note: 'hybrid after its switch (multi-level margin); typical is excluded: it ranks by k-means on embeddings, not by predictions',
+    note: 'hybrid after its switch (leaf margin); typical, hybrid before its switch and the multi-level strategies (typicality²) read the k-means clustering of the pool, computed once per pool (clusteringMs) and cached between rankings',
+    clusteringMs,
     rank: results,
     targets: { ms: 1000 },
   };
