@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { InferenceMode } from '../core/learn/inference';
-import { QUEUE_SETTINGS, type SelectionOptions, type StrategyName } from '../core/learn/selection';
+import { DEFAULT_SELECTION, QUEUE_SETTINGS, type SelectionOptions, type StrategyName } from '../core/learn/selection';
 import { parseWebviewMessage, type HostMessage, type KeyHelp, type QueueItemView, type WebviewMessage } from '../protocol';
 import type { DatasetEntry, Datasets } from './datasets';
 import { SessionClient } from './sessionClient';
@@ -454,9 +454,9 @@ export class LabelingController implements vscode.TreeDataProvider<QueueRow>, vs
 function queueSettings(config: vscode.WorkspaceConfiguration): { strategy: StrategyName; selection: SelectionOptions } {
   const weights = config.get<unknown>('queue.levelWeights', []);
   const selection: SelectionOptions = {
-    hybridSwitchLabelsPerLeaf: config.get<number>('queue.hybridSwitchLabelsPerLeaf', 5),
-    hybridMeasure: config.get<SelectionOptions['hybridMeasure']>('queue.hybridMeasure', 'multilevel-margin'),
-    hybridCandidates: config.get<number>('queue.hybridCandidates', 3),
+    hybridSwitchLabelsPerLeaf: config.get<number>('queue.hybridSwitchLabelsPerLeaf', DEFAULT_SELECTION.hybridSwitchLabelsPerLeaf),
+    hybridMeasure: config.get<SelectionOptions['hybridMeasure']>('queue.hybridMeasure', DEFAULT_SELECTION.hybridMeasure),
+    hybridCandidates: config.get<number>('queue.hybridCandidates', DEFAULT_SELECTION.hybridCandidates),
   };
   if (Array.isArray(weights) && weights.length > 0) selection.levelWeights = weights as number[];
   return { strategy: config.get<StrategyName>('queue.strategy', 'hybrid'), selection };

@@ -52,7 +52,7 @@ export interface SelectionOptions {
   hybridAvoidLabelled?: boolean;
   /** Multi-level strategies: top-(this × batch) by the measure, thinned by farthest-first (1: plain top-K). */
   multilevelCandidates?: number;
-  /** Multi-level strategies and hybrid: the measure times (typicality relative to its cluster's best)^this (0: off). */
+  /** Multi-level strategies: the measure times (typicality relative to its cluster's best, `typicalMaxClusters` clusters)^this (0: off). */
   densityWeight?: number;
   /**
    * Multi-level strategies: pick per cluster of the pool (TypiClust's clusters) instead of the
@@ -83,10 +83,10 @@ export interface SelectionOptions {
 /** The tuned defaults (docs/al-tuning.md). */
 export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>> & { levelWeights: readonly number[] | { leafward: number } } = {
   levelWeights: { leafward: 1 },
-  hybridSwitchLabelsPerLeaf: 5,
+  hybridSwitchLabelsPerLeaf: 4,
   hybridBlendLabelsPerLeaf: 0,
   hybridMeasure: 'margin',
-  hybridCandidates: 3,
+  hybridCandidates: 5,
   hybridAvoidLabelled: false,
   multilevelCandidates: 1,
   densityWeight: 2,
@@ -350,8 +350,10 @@ function typicalState(ctx: SelectionContext, batchSize: number): TypicalState {
   const { o } = resolved(ctx);
   const X = need(ctx.embeddings, 'typical', 'embeddings');
   const rows = [...Array.from(ctx.labelled), ...Array.from(ctx.candidates)];
-  // TypiClust: |labelled| + B clusters, capped (clusters of a handful of images have no typical member).
-  const k = Math.max(1, Math.min(ctx.labelled.length + batchSize, o.typicalMaxClusters, rows.length));
+  // TypiClust: |labelled| + B clusters, capped (clusters of a handful of images have no typical
+  // member), rounded up to a multiple of 100 so that one clustering serves the next hundred labels
+  // of a curator instead of being redone after each (batches of 100 or 200 are unaffected).
+  const k = Math.max(1, Math.min(Math.ceil((ctx.labelled.length + batchSize) / CLUSTER_STEP) * CLUSTER_STEP, o.typicalMaxClusters, rows.length));
   // Clustering every row of the pool in a fixed order keeps the cache valid as labels move rows between the two sets.
   const sorted = Int32Array.from(rows).sort();
   const cache = ctx.clusters ?? new ClusterCache();
@@ -374,8 +376,13 @@ function typicalState(ctx: SelectionContext, batchSize: number): TypicalState {
   return { rows, clusterOf, typ: typOf, size, labelledIn, k: clustering.k };
 }
 
+/**
+ * Typical's queue score; without `scarcity`, the plain typicality relative to the cluster's best
+ * (the multi-level strategies' density factor), on the capped number of clusters whatever the
+ * labels: one clustering per pool, kept while labels come in.
+ */
 function typicalScores(ctx: SelectionContext, scarcity = true): Float64Array {
-  const s = typicalState(ctx, DEFAULT_BATCH_FOR_SCORES);
+  const s = typicalState(ctx, scarcity ? DEFAULT_BATCH_FOR_SCORES : Infinity);
   const best = new Float64Array(s.k);
   for (let i = 0; i < s.rows.length; i++) if (s.typ[i] > best[s.clusterOf[i]]) best[s.clusterOf[i]] = s.typ[i];
   const L = ctx.labelled.length;
@@ -387,6 +394,7 @@ function typicalScores(ctx: SelectionContext, scarcity = true): Float64Array {
   return out;
 }
 const DEFAULT_BATCH_FOR_SCORES = 200;
+const CLUSTER_STEP = 100;
 
 /**
  * TypiClust's batch: repeatedly take the cluster with the fewest labels (and picks so far), the
