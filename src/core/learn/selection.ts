@@ -52,7 +52,7 @@ export interface SelectionOptions {
   hybridAvoidLabelled?: boolean;
   /** Multi-level strategies: top-(this × batch) by the measure, thinned by farthest-first (1: plain top-K). */
   multilevelCandidates?: number;
-  /** Multi-level strategies: the measure times (typicality relative to its cluster's best, `typicalMaxClusters` clusters)^this (0: off). */
+  /** Multi-level strategies: the measure times (typicality relative to its cluster's best, typical's clusters)^this (0: off). */
   densityWeight?: number;
   /**
    * Multi-level strategies: pick per cluster of the pool (TypiClust's clusters) instead of the
@@ -376,13 +376,9 @@ function typicalState(ctx: SelectionContext, batchSize: number): TypicalState {
   return { rows, clusterOf, typ: typOf, size, labelledIn, k: clustering.k };
 }
 
-/**
- * Typical's queue score; without `scarcity`, the plain typicality relative to the cluster's best
- * (the multi-level strategies' density factor), on the capped number of clusters whatever the
- * labels: one clustering per pool, kept while labels come in.
- */
+/** Typical's queue score; without `scarcity`, the plain typicality relative to the cluster's best (the multi-level strategies' density factor). */
 function typicalScores(ctx: SelectionContext, scarcity = true): Float64Array {
-  const s = typicalState(ctx, scarcity ? DEFAULT_BATCH_FOR_SCORES : Infinity);
+  const s = typicalState(ctx, DEFAULT_BATCH_FOR_SCORES);
   const best = new Float64Array(s.k);
   for (let i = 0; i < s.rows.length; i++) if (s.typ[i] > best[s.clusterOf[i]]) best[s.clusterOf[i]] = s.typ[i];
   const L = ctx.labelled.length;
