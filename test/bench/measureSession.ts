@@ -2,7 +2,8 @@
  * The labelling loop's latency on real embeddings, in a fresh process: a session on the dev
  * dataset with the 0.2 hold-out part labelled (≈4,000 items) and the rest (≈16,000) in the queue;
  * then, 20 times: one new label → retrain the affected classifiers → re-rank the queue → read its
- * head, timed together; the same for batches of 50 labels.
+ * head, timed together; the same for batches of 50 labels. TAXON_EARLY=1 labels one item per leaf
+ * instead (a curator's start); TAXON_TRIALS sets the number of single labels.
  *   node --import tsx test/bench/measureSession.ts <dataset> <cacheDir> [strategy]
  * Prints one JSON line.
  */
