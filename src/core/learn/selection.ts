@@ -394,11 +394,13 @@ const CLUSTER_STEP = 100;
 
 /**
  * TypiClust's batch: repeatedly take the cluster with the fewest labels (and picks so far), the
- * largest among those, and pick its most typical unpicked candidate.
+ * largest among those, and pick its most typical unpicked candidate. Clusters: |labelled| + the
+ * batch, at least |labelled| + 200.
  */
 function typicalBatch(ctx: SelectionContext, B: number): number[] {
   const { o } = resolved(ctx);
-  const s = typicalState(ctx, B);
+  // a small batch (the queue's first 50) clusters as the queue's scores do, so one clustering serves both
+  const s = typicalState(ctx, Math.max(B, DEFAULT_BATCH_FOR_SCORES));
   const L = ctx.labelled.length;
   const byCluster: number[][] = Array.from({ length: s.k }, () => []);
   for (let i = L; i < s.rows.length; i++) byCluster[s.clusterOf[i]].push(i);
