@@ -250,3 +250,15 @@ test('multi-level entropy by default passes over uncertain outliers that the tex
   for (let seed = 1; seed <= 20; seed++) outliers += selectBatch('multilevel-entropy', ctx, 4, seededRandom(seed)).filter((r) => blobOf[r] < 0).length;
   assert.ok(outliers <= 2, `${outliers} outliers in 20 default batches of 4`);
 });
+
+test('on a pool of a few dozen images, typical scores are not all zero (no singleton clusters)', () => {
+  const { X } = blobs();
+  const small = { ...X, data: X.data.subarray(0, 24 * 2), n: 24 };
+  const t = new Taxonomy();
+  t.add('a');
+  t.add('b');
+  const ctx: SelectionContext = { taxonomy: t, candidates: Array.from({ length: 22 }, (_, i) => i + 2), labelled: [0, 1], embeddings: small };
+  const scores = scoreItems('typical', ctx);
+  assert.ok(scores.some((v) => v > 0), `scores ${Array.from(scores).join(' ')}`);
+  assert.ok(scores.every((v) => v >= 0 && v <= 1));
+});

@@ -353,7 +353,10 @@ function typicalState(ctx: SelectionContext, batchSize: number): TypicalState {
   // TypiClust: |labelled| + B clusters, capped (clusters of a handful of images have no typical
   // member), rounded up to a multiple of 100 so that one clustering serves the next hundred labels
   // of a curator instead of being redone after each (batches of 100 or 200 are unaffected).
-  const k = Math.max(1, Math.min(Math.ceil((ctx.labelled.length + batchSize) / CLUSTER_STEP) * CLUSTER_STEP, o.typicalMaxClusters, rows.length));
+  // On a small pool, at most one cluster per typicalMinClusterSize images: singleton clusters have
+  // no neighbours, so no typicality (every score would be 0).
+  const perCluster = Math.max(1, o.typicalMinClusterSize);
+  const k = Math.max(1, Math.min(Math.ceil((ctx.labelled.length + batchSize) / CLUSTER_STEP) * CLUSTER_STEP, o.typicalMaxClusters, Math.floor(rows.length / perCluster)));
   // Clustering every row of the pool in a fixed order keeps the cache valid as labels move rows between the two sets.
   const sorted = Int32Array.from(rows).sort();
   const cache = ctx.clusters ?? new ClusterCache();
