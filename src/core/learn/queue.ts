@@ -8,10 +8,10 @@ import type { Dataset } from '../dataset';
 import { DatasetError } from '../diagnostics';
 import { loadDataset } from '../formats';
 import { ROOT } from '../taxonomy';
-import { pcaProjection, seededRandom } from './clustering';
+import { pcaProjection } from './clustering';
 import type { InferenceMode } from './inference';
 import { labelledEmbeddings, predictItems, savedModel, trainDataset, type LearningPaths } from './workflow';
-import { scoreItems, selectBatch, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
+import { GEOMETRY_DIMS, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { levelStructure, type MarginalsMatrix } from './uncertainty';
 
 export interface QueueItem {
@@ -44,8 +44,6 @@ export interface QueueOptions {
   seed?: number;
 }
 
-/** Dimensions of the embedding geometry (k-means, farthest-first) for the queue. */
-const GEOMETRY_DIMS = 64;
 
 export async function rankDataset(target: string, paths: LearningPaths, options: QueueOptions, ds: Dataset = loadDataset(target)): Promise<DatasetQueue> {
   const info = STRATEGIES.find((s) => s.name === options.strategy);
@@ -77,13 +75,9 @@ export async function rankDataset(target: string, paths: LearningPaths, options:
     embeddings = pcaProjection(X, GEOMETRY_DIMS).project(X);
   }
   const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings, marginals: M, options: options.selection, levels: levelStructure(t) };
-  const rand = seededRandom(options.seed ?? 1);
-  const scores = scoreItems(options.strategy, ctx, rand);
-  const first = selectBatch(options.strategy, ctx, Math.min(options.batch ?? 200, candidates.length), seededRandom(options.seed ?? 1));
-  const scoreOf = new Map<number, number>(candidates.map((r, i) => [r, scores[i]]));
-  const inFirst = new Set(first);
-  const rest = candidates.filter((r) => !inFirst.has(r)).sort((a, b) => scoreOf.get(b)! - scoreOf.get(a)! || a - b);
-  const order = [...first, ...rest].slice(0, options.top ?? candidates.length);
+  const ranked = queueOrder(options.strategy, ctx, options.batch ?? 200, options.seed ?? 1);
+  const scoreOf = new Map<number, number>(candidates.map((r, i) => [r, ranked.scores[i]]));
+  const order = ranked.order.slice(0, options.top ?? candidates.length);
   const names = (nodes: number[]) => nodes.map((n) => t.nodes[n].name);
   return {
     strategy: options.strategy,

@@ -12,10 +12,10 @@ import { DatasetError } from '../diagnostics';
 import { loadDataset } from '../formats';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { affectedParents } from './hierarchy';
-import { pcaProjection, seededRandom } from './clustering';
+import { pcaProjection } from './clustering';
 import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
-import { ClusterCache, DEFAULT_STRATEGY, scoreItems, selectBatch, sortedIndices, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
+import { ClusterCache, DEFAULT_STRATEGY, GEOMETRY_DIMS, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { softmaxRows, type Features } from './softmax';
 import { softmaxRowsOnHelper } from './parallel';
 import { levelStructure, type LevelStructure, type MarginalsMatrix } from './uncertainty';
@@ -68,8 +68,6 @@ const REACH = 1e-2;
 /** A row's prediction is decoded again once its classifiers' outputs have moved this much probability mass. */
 const REDECODE_MASS = 1e-3;
 
-/** Dimensions of the embedding geometry (k-means, farthest-first), as `taxon rank` uses. */
-const GEOMETRY_DIMS = 64;
 
 export class LabelingSession {
   private readonly X: Features;
@@ -357,17 +355,10 @@ export class LabelingSession {
       options: this.options.selection,
       clusters: this.clusters,
       levels: this.levels,
-      memo: new Map(),
     };
-    const scores = scoreItems(this.currentStrategy, ctx, seededRandom(1));
+    const { order, scores } = queueOrder(this.currentStrategy, ctx, this.options.batch ?? 50);
     candidates.forEach((row, i) => (this.scores[row] = scores[i]));
-    const first = selectBatch(this.currentStrategy, ctx, Math.min(this.options.batch ?? 50, candidates.length), seededRandom(1));
-    const inFirst = new Set(first);
-    // the rest by score (ties: dataset order), a packed native sort rather than a comparator's
-    const rest = sortedIndices(scores)
-      .map((i) => candidates[i])
-      .filter((r) => !inFirst.has(r));
-    this.order = [...first, ...rest];
+    this.order = order;
   }
 
   /** The embeddings projected to a few dimensions, for the strategies that look at their geometry (computed once). */
