@@ -5,6 +5,7 @@
  */
 import type { Taxonomy } from '../taxonomy';
 import { farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
+import { COVER_MAX_ROWS, coverBatch, coverGraph, type CoverGraph } from './coverage';
 import type { Features } from './softmax';
 import { levelStructure, levelWeights, measureFunction, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
 
@@ -76,6 +77,14 @@ export interface SelectionOptions {
   typicalMinClusterSize?: number;
   /** Typical: k of the k-nearest-neighbour typicality. */
   typicalNeighbours?: number;
+  /**
+   * Hybrid's representative phase: 'typical' (TypiClust) or 'cover' (ProbCover: the image whose
+   * δ-ball holds the most images no labelled image covers; coverage.ts), typical for what is left
+   * once the dense parts are covered and on pools over COVER_MAX_ROWS.
+   */
+  hybridRepresentative?: 'typical' | 'cover';
+  /** Cover: the share of δ-balls that hold one k-means cluster only (sets δ). */
+  coverPurity?: number;
   /** Seed of the k-means initialisation. */
   clusterSeed?: number;
 }
@@ -97,6 +106,8 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   typicalMaxClusters: 500,
   typicalMinClusterSize: 5,
   typicalNeighbours: 10,
+  hybridRepresentative: 'typical',
+  coverPurity: 0.95,
   clusterSeed: 1,
 };
 
@@ -116,6 +127,14 @@ export const QUEUE_SETTINGS = {
 /** Clusterings are a pure function of (embeddings, k, seed): kept between rounds and strategies. */
 export class ClusterCache {
   private readonly entries = new Map<string, { clustering: Clustering; typicality: Float64Array }>();
+  private readonly graphs = new Map<string, CoverGraph>();
+  /** The δ-ball graph of `rows` (positions in `rows`), k-means pseudo-classes = `clusters`. */
+  cover(X: Features, rows: ArrayLike<number>, clusters: number, seed: number, purity: number): CoverGraph {
+    const key = `${clusters}:${seed}:${purity}:${rows.length}`;
+    let g = this.graphs.get(key);
+    if (!g) this.graphs.set(key, (g = coverGraph(X, rows, clusters, { seed, purity })));
+    return g;
+  }
   get(X: Features, rows: ArrayLike<number>, k: number, seed: number, neighbours: number): { clustering: Clustering; typicality: Float64Array } {
     const key = `${k}:${seed}:${neighbours}:${rows.length}`;
     let e = this.entries.get(key);
@@ -449,6 +468,27 @@ function typicalBatch(ctx: SelectionContext, B: number): number[] {
   return out;
 }
 
+/**
+ * Hybrid's representative picks: typical's, or with `hybridRepresentative: 'cover'` greedy
+ * coverage of the pool's δ-balls first and typical's for the rest.
+ */
+function representativeBatch(ctx: SelectionContext, B: number): number[] {
+  const { o, levels } = resolved(ctx);
+  const X = ctx.embeddings;
+  const n = ctx.labelled.length + ctx.candidates.length;
+  if (o.hybridRepresentative !== 'cover' || !X || n > COVER_MAX_ROWS) return typicalBatch(ctx, B);
+  // every row of the pool in a fixed order, as typical's clusterings (the cache stays valid as labels move rows)
+  const sorted = Int32Array.from([...Array.from(ctx.labelled), ...Array.from(ctx.candidates)]).sort();
+  const position = new Map<number, number>();
+  sorted.forEach((r, i) => position.set(r, i));
+  const cache = ctx.clusters ?? new ClusterCache();
+  const graph = cache.cover(X, sorted, levels.leaves.length, o.clusterSeed, o.coverPurity);
+  const picked = coverBatch(graph, Array.from(ctx.labelled, (r) => position.get(r)!), Array.from(ctx.candidates, (r) => position.get(r)!), B).map((p) => sorted[p]);
+  if (picked.length >= B) return picked;
+  const taken = new Set(picked);
+  return picked.concat(typicalBatch({ ...ctx, candidates: Array.from(ctx.candidates).filter((r) => !taken.has(r)), labelled: [...Array.from(ctx.labelled), ...picked] }, B - picked.length));
+}
+
 /** Efraimidis–Spirakis keys: the top k by key are a weighted draw without replacement, weights score^power. */
 function powerKeys(scores: Float64Array, power: number, rand: () => number): Float64Array {
   const keys = new Float64Array(scores.length);
@@ -509,7 +549,7 @@ function hybridBatch(ctx: SelectionContext, B: number): number[] {
   const { o } = resolved(ctx);
   const share = ctx.marginals === undefined ? 1 : hybridTypicalShare(ctx);
   const nTypical = Math.round(share * B);
-  const out = nTypical > 0 ? typicalBatch(ctx, nTypical) : [];
+  const out = nTypical > 0 ? representativeBatch(ctx, nTypical) : [];
   if (out.length >= B) return out;
   const picked = new Set(out);
   const rest = out.length ? Array.from(ctx.candidates).filter((r) => !picked.has(r)) : ctx.candidates;
