@@ -457,6 +457,7 @@ function queueSettings(config: vscode.WorkspaceConfiguration): { strategy: Strat
     hybridSwitchLabelsPerLeaf: config.get<number>('queue.hybridSwitchLabelsPerLeaf', DEFAULT_SELECTION.hybridSwitchLabelsPerLeaf),
     hybridMeasure: config.get<SelectionOptions['hybridMeasure']>('queue.hybridMeasure', DEFAULT_SELECTION.hybridMeasure),
     hybridCandidates: config.get<number>('queue.hybridCandidates', DEFAULT_SELECTION.hybridCandidates),
+    hybridRepresentative: config.get<SelectionOptions['hybridRepresentative']>('queue.hybridRepresentative', DEFAULT_SELECTION.hybridRepresentative),
   };
   if (Array.isArray(weights) && weights.length > 0) selection.levelWeights = weights as number[];
   return { strategy: config.get<StrategyName>('queue.strategy', 'hybrid'), selection };

@@ -122,7 +122,7 @@ test('random and every other strategy give the same batch for the same seed', ()
   assert.notDeepEqual(selectBatch('random', ctx, 8, seededRandom(4)), selectBatch('random', ctx, 8, seededRandom(5)));
 });
 
-test('hybrid is typical while labels per leaf are few, then uncertain and diverse', () => {
+test('hybrid set to typical is typical while labels per leaf are few, then uncertain and diverse', () => {
   const { X } = blobs();
   const t = new Taxonomy();
   const a = t.add('a');
@@ -133,7 +133,7 @@ test('hybrid is typical while labels per leaf are few, then uncertain and divers
     M.data[i * t.size + b] = 1 - M.data[i * t.size + a];
   }
   const candidates = Array.from({ length: X.n - 4 }, (_, i) => i + 4);
-  const few: SelectionContext = { taxonomy: t, candidates, labelled: [0, 1, 2, 3], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 5, typicalMaxClusters: 8 } };
+  const few: SelectionContext = { taxonomy: t, candidates, labelled: [0, 1, 2, 3], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 5, typicalMaxClusters: 8, hybridRepresentative: 'typical' } };
   assert.deepEqual(selectBatch('hybrid', few, 4), selectBatch('typical', few, 4));
   const many = { ...few, options: { hybridSwitchLabelsPerLeaf: 1, hybridCandidates: 3 } };
   const batch = selectBatch('hybrid', many, 4);
@@ -261,4 +261,30 @@ test('on a pool of a few dozen images, typical scores are not all zero (no singl
   const scores = scoreItems('typical', ctx);
   assert.ok(scores.some((v) => v > 0), `scores ${Array.from(scores).join(' ')}`);
   assert.ok(scores.every((v) => v >= 0 && v <= 1));
+});
+
+test('hybrid set to cover takes the centre of each blob no label covers yet, then typical picks; its queue scores favour uncovered blobs', () => {
+  const { X, blobOf } = blobs();
+  const t = new Taxonomy();
+  for (const name of ['a', 'b', 'c', 'd']) t.add(name);
+  const M = { data: new Float64Array(X.n * t.size).fill(0.25), n: X.n, nodes: t.size };
+  // two labels in blob 0 (rows 0 and 4): it is covered
+  const labelled = [0, 4];
+  const candidates = Array.from({ length: X.n }, (_, i) => i).filter((r) => !labelled.includes(r));
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings: X, marginals: M, options: { hybridRepresentative: 'cover', coverPurity: 1, hybridSwitchLabelsPerLeaf: 5, typicalMaxClusters: 8 } };
+  const three = selectBatch('hybrid', ctx, 3);
+  assert.deepEqual(new Set(three.map((r) => blobOf[r])), new Set([1, 2, 3]), 'one per uncovered blob');
+  // once the blobs are covered, the rest of the batch is typical's (no outlier among the first picks)
+  const eight = selectBatch('hybrid', ctx, 8);
+  assert.equal(new Set(eight).size, 8);
+  assert.deepEqual(eight.slice(0, 3), three);
+  assert.ok(eight.every((r) => blobOf[r] !== -1), 'no outlier');
+  const scores = scoreItems('hybrid', ctx);
+  const mean = (blob: number) => {
+    const s = candidates.map((r, i) => (blobOf[r] === blob ? scores[i] : NaN)).filter((v) => v === v);
+    return s.reduce((a, b) => a + b, 0) / s.length;
+  };
+  assert.ok(mean(1) > 5 * mean(0), `uncovered blob ${mean(1)} vs covered ${mean(0)}`);
+  // the same with the typical representative phase is typical's batch
+  assert.deepEqual(selectBatch('hybrid', { ...ctx, options: { ...ctx.options, hybridRepresentative: 'typical' } }, 3), selectBatch('typical', { ...ctx, options: { ...ctx.options } }, 3));
 });

@@ -12,7 +12,7 @@ import type { Features } from './softmax';
 import { kmeans, seededRandom } from './clustering';
 
 /** Pools above this many rows are not covered (the pairwise pass grows with the square). */
-export const COVER_MAX_ROWS = 40_000;
+export const COVER_MAX_ROWS = 25_000;
 
 export interface CoverGraph {
   /** The radius, in the geometry's squared distance. */

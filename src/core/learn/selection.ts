@@ -5,7 +5,7 @@
  */
 import type { Taxonomy } from '../taxonomy';
 import { farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
-import { COVER_MAX_ROWS, coverBatch, coverGraph, type CoverGraph } from './coverage';
+import { COVER_MAX_ROWS, Coverage, coverBatch, coverGraph, type CoverGraph } from './coverage';
 import type { Features } from './softmax';
 import { levelStructure, levelWeights, measureFunction, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
 
@@ -22,7 +22,7 @@ export interface StrategyInfo {
 }
 
 export const STRATEGIES: readonly StrategyInfo[] = [
-  { name: 'hybrid', description: 'representative images while labels are few, then the most uncertain at every level, diverse within a batch (default)', usesPredictions: true, usesEmbeddings: true },
+  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then the most uncertain, diverse within a batch (default)', usesPredictions: true, usesEmbeddings: true },
   { name: 'typical', description: 'the most typical image of the largest clusters that have the fewest labels (TypiClust)', usesPredictions: false, usesEmbeddings: true },
   { name: 'multilevel-entropy', description: 'weighted sum over tree levels of the normalised entropy of the level distribution, times typicality²; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
   { name: 'multilevel-margin', description: 'weighted sum over tree levels of one minus the gap between the two most likely nodes, times typicality²; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
@@ -78,12 +78,12 @@ export interface SelectionOptions {
   /** Typical: k of the k-nearest-neighbour typicality. */
   typicalNeighbours?: number;
   /**
-   * Hybrid's representative phase: 'typical' (TypiClust) or 'cover' (ProbCover: the image whose
-   * δ-ball holds the most images no labelled image covers; coverage.ts), typical for what is left
-   * once the dense parts are covered and on pools over COVER_MAX_ROWS.
+   * Hybrid's representative phase: 'cover' (ProbCover: the image whose δ-ball holds the most
+   * images no labelled image covers; coverage.ts; typical for what is left once the dense parts are
+   * covered and on pools over COVER_MAX_ROWS) or 'typical' (TypiClust).
    */
   hybridRepresentative?: 'typical' | 'cover';
-  /** Cover: the share of δ-balls that hold one k-means cluster only (sets δ). */
+  /** Cover: the share of δ-balls that hold one k-means cluster only (sets δ; ProbCover's 0.95 gives balls of a point or two on the dev data). */
   coverPurity?: number;
   /** Seed of the k-means initialisation. */
   clusterSeed?: number;
@@ -92,7 +92,7 @@ export interface SelectionOptions {
 /** The tuned defaults (docs/al-tuning.md). */
 export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>> & { levelWeights: readonly number[] | { leafward: number } } = {
   levelWeights: { leafward: 1 },
-  hybridSwitchLabelsPerLeaf: 4,
+  hybridSwitchLabelsPerLeaf: 5,
   hybridBlendLabelsPerLeaf: 0,
   hybridMeasure: 'margin',
   hybridCandidates: 5,
@@ -106,8 +106,8 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   typicalMaxClusters: 500,
   typicalMinClusterSize: 5,
   typicalNeighbours: 10,
-  hybridRepresentative: 'typical',
-  coverPurity: 0.95,
+  hybridRepresentative: 'cover',
+  coverPurity: 0.5,
   clusterSeed: 1,
 };
 
@@ -122,6 +122,7 @@ export const QUEUE_SETTINGS = {
   hybridBlendLabelsPerLeaf: 'taxon.queue.hybridBlendLabelsPerLeaf',
   hybridMeasure: 'taxon.queue.hybridMeasure',
   hybridCandidates: 'taxon.queue.hybridCandidates',
+  hybridRepresentative: 'taxon.queue.hybridRepresentative',
 } as const;
 
 /** Clusterings are a pure function of (embeddings, k, seed): kept between rounds and strategies. */
@@ -171,6 +172,8 @@ export interface SelectionContext {
 
 function resolved(ctx: SelectionContext) {
   const o = { ...DEFAULT_SELECTION, ...ctx.options };
+  if (o.hybridRepresentative !== 'cover' && o.hybridRepresentative !== 'typical') throw new Error(`unknown representative phase ${JSON.stringify(o.hybridRepresentative)} (setting taxon.queue.hybridRepresentative); it is cover or typical`);
+  if (!(o.coverPurity > 0 && o.coverPurity <= 1)) throw new Error(`cover purity ${o.coverPurity} is outside (0, 1]`);
   const levels = ctx.levels ?? levelStructure(ctx.taxonomy);
   return { o, levels, weights: levelWeights(levels, o.levelWeights) };
 }
@@ -233,7 +236,7 @@ export function scoreItems(strategy: StrategyName, ctx: SelectionContext, rand: 
     case 'hybrid': {
       const { o } = resolved(ctx);
       // With no predictions yet (cold start) the queue can only be representative.
-      return ctx.marginals === undefined || hybridTypicalShare(ctx) >= 1 ? typicalScores(ctx) : uncertainty(o.hybridMeasure, ctx);
+      return ctx.marginals === undefined || hybridTypicalShare(ctx) >= 1 ? representativeScores(ctx) : uncertainty(o.hybridMeasure, ctx);
     }
     default:
       return uncertainty(strategy, ctx);
@@ -473,20 +476,36 @@ function typicalBatch(ctx: SelectionContext, B: number): number[] {
  * coverage of the pool's δ-balls first and typical's for the rest.
  */
 function representativeBatch(ctx: SelectionContext, B: number): number[] {
+  const c = coverInputs(ctx);
+  if (!c) return typicalBatch(ctx, B);
+  const picked = coverBatch(c.graph, c.labelled, c.candidates, B).map((p) => c.sorted[p]);
+  if (picked.length >= B) return picked;
+  const taken = new Set(picked);
+  return picked.concat(typicalBatch({ ...ctx, candidates: Array.from(ctx.candidates).filter((r) => !taken.has(r)), labelled: [...Array.from(ctx.labelled), ...picked] }, B - picked.length));
+}
+
+/** The cover graph of the whole pool and the labelled rows and candidates as its positions; undefined where the hybrid is not set to cover (or the pool is too large for it). */
+function coverInputs(ctx: SelectionContext): { graph: CoverGraph; sorted: Int32Array; labelled: number[]; candidates: number[] } | undefined {
   const { o, levels } = resolved(ctx);
   const X = ctx.embeddings;
   const n = ctx.labelled.length + ctx.candidates.length;
-  if (o.hybridRepresentative !== 'cover' || !X || n > COVER_MAX_ROWS) return typicalBatch(ctx, B);
+  if (o.hybridRepresentative !== 'cover' || !X || n > COVER_MAX_ROWS) return undefined;
   // every row of the pool in a fixed order, as typical's clusterings (the cache stays valid as labels move rows)
   const sorted = Int32Array.from([...Array.from(ctx.labelled), ...Array.from(ctx.candidates)]).sort();
   const position = new Map<number, number>();
   sorted.forEach((r, i) => position.set(r, i));
-  const cache = ctx.clusters ?? new ClusterCache();
-  const graph = cache.cover(X, sorted, levels.leaves.length, o.clusterSeed, o.coverPurity);
-  const picked = coverBatch(graph, Array.from(ctx.labelled, (r) => position.get(r)!), Array.from(ctx.candidates, (r) => position.get(r)!), B).map((p) => sorted[p]);
-  if (picked.length >= B) return picked;
-  const taken = new Set(picked);
-  return picked.concat(typicalBatch({ ...ctx, candidates: Array.from(ctx.candidates).filter((r) => !taken.has(r)), labelled: [...Array.from(ctx.labelled), ...picked] }, B - picked.length));
+  const graph = (ctx.clusters ?? new ClusterCache()).cover(X, sorted, levels.leaves.length, o.clusterSeed, o.coverPurity);
+  return { graph, sorted, labelled: Array.from(ctx.labelled, (r) => position.get(r)!), candidates: Array.from(ctx.candidates, (r) => position.get(r)!) };
+}
+
+/** The hybrid's queue score in the representative phase: with cover, the uncovered images in the item's ball relative to the best ball's; else typical's. */
+function representativeScores(ctx: SelectionContext): Float64Array {
+  const c = coverInputs(ctx);
+  if (!c) return typicalScores(ctx);
+  const gain = new Coverage(c.graph, c.labelled).gain;
+  let best = 1;
+  for (const p of c.candidates) best = Math.max(best, gain[p]);
+  return Float64Array.from(c.candidates, (p) => gain[p] / best);
 }
 
 /** Efraimidis–Spirakis keys: the top k by key are a weighted draw without replacement, weights score^power. */
