@@ -288,3 +288,24 @@ test('hybrid set to cover takes the centre of each blob no label covers yet, the
   // the same with the typical representative phase is typical's batch
   assert.deepEqual(selectBatch('hybrid', { ...ctx, options: { ...ctx.options, hybridRepresentative: 'typical' } }, 3), selectBatch('typical', { ...ctx, options: { ...ctx.options } }, 3));
 });
+
+test('hybrid set to cover scores its cover picks above the rest, and is typical where no ball covers more than itself', () => {
+  const { X, blobOf } = blobs();
+  const t = new Taxonomy();
+  for (const name of ['a', 'b', 'c', 'd']) t.add(name);
+  const labelled = [0, 4];
+  const candidates = Array.from({ length: X.n }, (_, i) => i).filter((r) => !labelled.includes(r));
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings: X, options: { hybridRepresentative: 'cover', coverPurity: 1, typicalMaxClusters: 8 } };
+  const scores = scoreItems('hybrid', ctx);
+  const top = candidates[scores.indexOf(Math.max(...scores))];
+  assert.ok([1, 2, 3].includes(blobOf[top]), 'the best score is in an uncovered blob');
+  assert.ok(scores.every((v) => v >= 0 && v <= 1));
+  for (const r of selectBatch('hybrid', ctx, 3)) assert.ok(scores[candidates.indexOf(r)] > 0.5, 'cover picks score above 0.5');
+  // points ever further apart, each its own leaf: every ball holds its centre only
+  const line = Float32Array.from([0, 1, 3, 7, 15, 31, 63, 127], (v) => v);
+  const u = new Taxonomy();
+  for (let i = 0; i < 8; i++) u.add(`leaf${i}`);
+  const sparse: SelectionContext = { taxonomy: u, candidates: [2, 3, 4, 5, 6, 7], labelled: [0, 1], embeddings: { data: line, n: 8, dim: 1 }, options: { hybridRepresentative: 'cover', coverPurity: 1, typicalMinClusterSize: 2 } };
+  assert.deepEqual(scoreItems('hybrid', sparse), scoreItems('typical', sparse));
+  assert.deepEqual(selectBatch('hybrid', sparse, 3), selectBatch('typical', sparse, 3));
+});

@@ -498,14 +498,21 @@ function coverInputs(ctx: SelectionContext): { graph: CoverGraph; sorted: Int32A
   return { graph, sorted, labelled: Array.from(ctx.labelled, (r) => position.get(r)!), candidates: Array.from(ctx.candidates, (r) => position.get(r)!) };
 }
 
-/** The hybrid's queue score in the representative phase: with cover, the uncovered images in the item's ball relative to the best ball's; else typical's. */
+/**
+ * The hybrid's queue score in the representative phase, in the order its batch takes them: with
+ * cover, an item whose ball gains more than itself scores 0.5–1 by its gain relative to the best
+ * ball's, the others half of typical's score (typical picks them once the dense parts are
+ * covered); where no ball gains more than itself (a small or covered pool), typical's score.
+ */
 function representativeScores(ctx: SelectionContext): Float64Array {
   const c = coverInputs(ctx);
   if (!c) return typicalScores(ctx);
   const gain = new Coverage(c.graph, c.labelled).gain;
   let best = 1;
   for (const p of c.candidates) best = Math.max(best, gain[p]);
-  return Float64Array.from(c.candidates, (p) => gain[p] / best);
+  const typ = typicalScores(ctx);
+  if (best <= 1) return typ;
+  return Float64Array.from(c.candidates, (p, i) => (gain[p] > 1 ? 0.5 + (0.5 * (gain[p] - 1)) / (best - 1) : 0.5 * typ[i]));
 }
 
 /** Efraimidis–Spirakis keys: the top k by key are a weighted draw without replacement, weights score^power. */
