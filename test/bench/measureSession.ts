@@ -48,7 +48,7 @@ void (async () => {
     if (r.phases) phases.push(r.phases);
   }
   // What the refresh's tolerances cost (heads skipped where a row reaches them with < 1 %, rows
-  // decoded again only after 1e-3 of drift): the queue's marginals against the model's exact ones.
+  // decoded again only after 3e-3 of drift): the queue's marginals against the model's exact ones.
   const inside = session as unknown as { X: Parameters<typeof session.model.predict>[0]; marginals: { data: Float64Array; nodes: number }; data: { labels: number[][] }; mode: Parameters<typeof session.model.predict>[1] };
   const exact = session.model.predict(inside.X, inside.mode);
   let maxError = 0;

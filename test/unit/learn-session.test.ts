@@ -69,7 +69,7 @@ test('a label leaves the queue at once, and a retrain re-ranks what is left by t
   const images = (session as unknown as { data: { images: string[] } }).data.images;
   const fresh = session.model.predict(X, 'bottomup');
   // before anything is looked at, the queue's own marginals are within the refresh's tolerance
-  // (a head is skipped for a row that reaches it with < 1 %; a row is decoded again after 1e-3 of drift)
+  // (a head is skipped for a row that reaches it with < 1 %; a row is decoded again after 3e-3 of drift)
   const inside = session as unknown as { marginals: { data: Float64Array; nodes: number } };
   const N = inside.marginals.nodes;
   let worst = 0;

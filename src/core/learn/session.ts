@@ -66,7 +66,7 @@ function checkedStrategy(strategy: string): StrategyName {
 const REACH = 1e-2;
 
 /** A row's prediction is decoded again once its classifiers' outputs have moved this much probability mass. */
-const REDECODE_MASS = 1e-3;
+const REDECODE_MASS = 3e-3;
 
 
 export class LabelingSession {
