@@ -501,8 +501,9 @@ function coverInputs(ctx: SelectionContext): { graph: CoverGraph; sorted: Int32A
 /**
  * The hybrid's queue score in the representative phase, in the order its batch takes them: with
  * cover, an item whose ball gains more than itself scores 0.5–1 by its gain relative to the best
- * ball's, the others half of typical's score (typical picks them once the dense parts are
- * covered); where no ball gains more than itself (a small or covered pool), typical's score.
+ * ball's, the others below 0.5 (half the best's share: 0 for a covered item); where no ball gains
+ * more than itself (a small or covered pool), typical's score. (Typical's clustering is not
+ * computed for the tail: it changes with the labels and costs seconds on a large pool.)
  */
 function representativeScores(ctx: SelectionContext): Float64Array {
   const c = coverInputs(ctx);
@@ -510,9 +511,8 @@ function representativeScores(ctx: SelectionContext): Float64Array {
   const gain = new Coverage(c.graph, c.labelled).gain;
   let best = 1;
   for (const p of c.candidates) best = Math.max(best, gain[p]);
-  const typ = typicalScores(ctx);
-  if (best <= 1) return typ;
-  return Float64Array.from(c.candidates, (p, i) => (gain[p] > 1 ? 0.5 + (0.5 * (gain[p] - 1)) / (best - 1) : 0.5 * typ[i]));
+  if (best <= 1) return typicalScores(ctx);
+  return Float64Array.from(c.candidates, (p) => (gain[p] > 1 ? 0.5 + (0.5 * (gain[p] - 1)) / (best - 1) : (0.5 * gain[p]) / best));
 }
 
 /** Efraimidis–Spirakis keys: the top k by key are a weighted draw without replacement, weights score^power. */
