@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Taxonomy } from '../../src/core/taxonomy';
 import { farthestFirst, kmeans, seededRandom, typicality } from '../../src/core/learn/clustering';
-import { DEFAULT_SELECTION, scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
+import { ClusterCache, DEFAULT_SELECTION, scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
 import { accuracyAt, labelsToReach, matchRandom } from '../../src/core/learn/simulate';
 import { marginalsFromLeaves } from '../../src/core/learn/uncertainty';
 import type { Features } from '../../src/core/learn/softmax';
@@ -308,4 +308,14 @@ test('hybrid set to cover scores its cover picks above the rest, and is typical 
   const sparse: SelectionContext = { taxonomy: u, candidates: [2, 3, 4, 5, 6, 7], labelled: [0, 1], embeddings: { data: line, n: 8, dim: 1 }, options: { hybridRepresentative: 'cover', coverPurity: 1, typicalMinClusterSize: 2 } };
   assert.deepEqual(scoreItems('hybrid', sparse), scoreItems('typical', sparse));
   assert.deepEqual(selectBatch('hybrid', sparse, 3), selectBatch('typical', sparse, 3));
+});
+
+test('the cluster cache tells apart two pools of the same size (a skipped row swapped for a labelled one)', () => {
+  const { X } = blobs();
+  const cache = new ClusterCache();
+  const a = Int32Array.from({ length: 100 }, (_, i) => i);
+  const b = Int32Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(cache.cover(X, a, 4, 1, 0.5), cache.cover(X, a, 4, 1, 0.5), 'the same pool: cached');
+  assert.notEqual(cache.cover(X, a, 4, 1, 0.5), cache.cover(X, b, 4, 1, 0.5));
+  assert.notEqual(cache.get(X, a, 4, 1, 10), cache.get(X, b, 4, 1, 10));
 });

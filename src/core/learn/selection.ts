@@ -125,19 +125,26 @@ export const QUEUE_SETTINGS = {
   hybridRepresentative: 'taxon.queue.hybridRepresentative',
 } as const;
 
+/** Which rows (in order): two sets of the same size must not share a cached clustering or graph. */
+function fingerprint(rows: ArrayLike<number>): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < rows.length; i++) h = Math.imul(h ^ rows[i], 0x01000193) >>> 0;
+  return `${rows.length}:${h.toString(16)}`;
+}
+
 /** Clusterings are a pure function of (embeddings, k, seed): kept between rounds and strategies. */
 export class ClusterCache {
   private readonly entries = new Map<string, { clustering: Clustering; typicality: Float64Array }>();
   private readonly graphs = new Map<string, CoverGraph>();
   /** The δ-ball graph of `rows` (positions in `rows`), k-means pseudo-classes = `clusters`. */
   cover(X: Features, rows: ArrayLike<number>, clusters: number, seed: number, purity: number): CoverGraph {
-    const key = `${clusters}:${seed}:${purity}:${rows.length}`;
+    const key = `${clusters}:${seed}:${purity}:${fingerprint(rows)}`;
     let g = this.graphs.get(key);
     if (!g) this.graphs.set(key, (g = coverGraph(X, rows, clusters, { seed, purity })));
     return g;
   }
   get(X: Features, rows: ArrayLike<number>, k: number, seed: number, neighbours: number): { clustering: Clustering; typicality: Float64Array } {
-    const key = `${k}:${seed}:${neighbours}:${rows.length}`;
+    const key = `${k}:${seed}:${neighbours}:${fingerprint(rows)}`;
     let e = this.entries.get(key);
     if (!e) {
       const clustering = kmeans(X, rows, k, { seed });
@@ -168,6 +175,12 @@ export interface SelectionContext {
    * measure): the caller makes a new map per ranking, since marginals change between rankings.
    */
   memo?: Map<string, { candidates: ArrayLike<number>; scores: Float64Array }>;
+  /**
+   * Every row of the pool in ascending order, labelled and candidates included (a labelling
+   * session's skipped rows too): the cover graph is built over these, so that skipping an image
+   * does not build it again. Default: the labelled rows and the candidates.
+   */
+  pool?: Int32Array;
 }
 
 function resolved(ctx: SelectionContext) {
@@ -488,10 +501,10 @@ function representativeBatch(ctx: SelectionContext, B: number): number[] {
 function coverInputs(ctx: SelectionContext): { graph: CoverGraph; sorted: Int32Array; labelled: number[]; candidates: number[] } | undefined {
   const { o, levels } = resolved(ctx);
   const X = ctx.embeddings;
-  const n = ctx.labelled.length + ctx.candidates.length;
+  const n = ctx.pool?.length ?? ctx.labelled.length + ctx.candidates.length;
   if (o.hybridRepresentative !== 'cover' || !X || n > COVER_MAX_ROWS) return undefined;
   // every row of the pool in a fixed order, as typical's clusterings (the cache stays valid as labels move rows)
-  const sorted = Int32Array.from([...Array.from(ctx.labelled), ...Array.from(ctx.candidates)]).sort();
+  const sorted = ctx.pool ?? Int32Array.from([...Array.from(ctx.labelled), ...Array.from(ctx.candidates)]).sort();
   const position = new Map<number, number>();
   sorted.forEach((r, i) => position.set(r, i));
   const graph = (ctx.clusters ?? new ClusterCache()).cover(X, sorted, levels.leaves.length, o.clusterSeed, o.coverPurity);

@@ -84,6 +84,7 @@ export class LabelingSession {
   private readonly pending = new Set<number>();
   private readonly levels: LevelStructure;
   private readonly clusters = new ClusterCache();
+  private poolRows?: Int32Array;
   /** Every row's classifier outputs P(child | parent) and untrained-parent flags, kept so a retrain recomputes only the heads it changed. */
   private readonly cond: Float64Array[];
   private readonly stop: Uint8Array[];
@@ -355,6 +356,8 @@ export class LabelingSession {
       options: this.options.selection,
       clusters: this.clusters,
       levels: this.levels,
+      // the whole pool, skipped rows included: a skip must not rebuild the cover graph
+      pool: (this.poolRows ??= Int32Array.from({ length: this.predictions.length }, (_, i) => i)),
     };
     const { order, scores } = queueOrder(this.currentStrategy, ctx, this.options.batch ?? 50);
     candidates.forEach((row, i) => (this.scores[row] = scores[i]));
