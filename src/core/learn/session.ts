@@ -88,7 +88,7 @@ export class LabelingSession {
   /** Every row's classifier outputs P(child | parent) and untrained-parent flags, kept so a retrain recomputes only the heads it changed. */
   private readonly cond: Float64Array[];
   private readonly stop: Uint8Array[];
-  /** LCPN: the retrain count each head of each row was computed at (rows × heads), against `headVersion`. */
+  /** LCPN: the retrain count each head of each row was computed at (heads × rows, head-major), against `headVersion`. */
   private readonly rowHeadVersion: Int32Array;
   private readonly headVersion: Int32Array;
   private readonly headIndex = new Map<number, number>();
@@ -198,6 +198,7 @@ export class LabelingSession {
     const heads = lcpn.topDown();
     const t = this.taxonomy;
     const H = heads.length;
+    const n = this.predictions.length;
     // the queue's rows only: a labelled or skipped row catches up when it is looked at (`fresh`)
     const queued: number[] = [];
     for (let row = 0; row < this.predictions.length; row++) if (this.data.labels[row].length === 0 && !this.skipped.has(row)) queued.push(row);
@@ -213,6 +214,8 @@ export class LabelingSession {
     for (let h = 0; h < H; h++) {
       const p = heads[h];
       const version = this.headVersion[h];
+      // head-major: one head's versions lie side by side, so the scan over the queue reads them in order
+      const versions = this.rowHeadVersion.subarray(h * n, (h + 1) * n);
       const kids = t.childrenOf(p);
       const batch: number[] = [];
       const reach: number[] = [];
@@ -226,7 +229,7 @@ export class LabelingSession {
       }
       let mine: Float64Array | undefined;
       for (const row of queued) {
-        if (this.rowHeadVersion[row * H + h] === version) continue;
+        if (versions[row] === version) continue;
         let r: number;
         const from = known ? known[row] : NaN;
         if (from === from) {
@@ -278,7 +281,7 @@ export class LabelingSession {
           if (stop[p + 1] !== stopped) delta = 1;
           kids.forEach((c, k) => (delta = Math.max(delta, Math.abs(cond[c] - before[k]))));
         }
-        this.rowHeadVersion[row * H + h] = version;
+        versions[row] = version;
         moved[row] += reach[i] * delta;
         touched[row] = 1;
       }
@@ -319,12 +322,12 @@ export class LabelingSession {
     const heads = lcpn.topDown();
     const cond = this.cond[row];
     const stop = this.stop[row];
-    const seen = row * heads.length;
+    const n = this.predictions.length;
     let recomputed = false;
     for (let h = 0; h < heads.length; h++) {
-      if (this.rowHeadVersion[seen + h] === this.headVersion[h]) continue;
+      if (this.rowHeadVersion[h * n + row] === this.headVersion[h]) continue;
       lcpn.headConditionals(this.X, row, heads[h], cond, stop);
-      this.rowHeadVersion[seen + h] = this.headVersion[h];
+      this.rowHeadVersion[h * n + row] = this.headVersion[h];
       recomputed = true;
     }
     if (recomputed || this.drift[row] > 0) this.redecode(row, 0, 0);
