@@ -18,6 +18,16 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** Moves a uniform draw of `k` items, without replacement, to the front of `items` (in place; Fisher–Yates, one `rand()` per item drawn). */
+export function drawToFront(items: { length: number; [i: number]: number }, k: number, rand: () => number): void {
+  for (let i = 0; i < Math.min(k, items.length); i++) {
+    const j = i + Math.floor(rand() * (items.length - i));
+    const v = items[i];
+    items[i] = items[j];
+    items[j] = v;
+  }
+}
+
 function dot(a: Float32Array, oa: number, b: Float32Array | Float64Array, ob: number, d: number): number {
   let s0 = 0;
   let s1 = 0;

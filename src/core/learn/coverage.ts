@@ -9,7 +9,7 @@
  * caller caps the pool (`COVER_MAX_ROWS`) and falls back to typicality sampling above it.
  */
 import type { Features } from './softmax';
-import { kmeans, seededRandom } from './clustering';
+import { drawToFront, kmeans, seededRandom } from './clustering';
 
 /** Pools above this many rows are not covered (the pairwise pass grows with the square). */
 export const COVER_MAX_ROWS = 25_000;
@@ -84,13 +84,7 @@ export function coverGraph(X: Features, rows: ArrayLike<number>, clusters: numbe
   const pseudo = kmeans(X, rows, Math.max(1, Math.min(clusters, n)), { seed }).assignment;
   const { P, norm } = packed(X, rows);
   const sample = Int32Array.from({ length: n }, (_, i) => i);
-  if (n > RADIUS_SAMPLE) {
-    const rand = seededRandom(seed);
-    for (let i = 0; i < RADIUS_SAMPLE; i++) {
-      const j = i + Math.floor(rand() * (n - i));
-      [sample[i], sample[j]] = [sample[j], sample[i]];
-    }
-  }
+  if (n > RADIUS_SAMPLE) drawToFront(sample, RADIUS_SAMPLE, seededRandom(seed));
   const from = sample.subarray(0, Math.min(n, RADIUS_SAMPLE)).sort();
   const impure = new Float64Array(n).fill(Infinity);
   eachPair(P, norm, X.dim, from, false, (i, j, d2) => {

@@ -4,7 +4,7 @@
  * selection"; the tuned defaults and how they were found: docs/al-tuning.md).
  */
 import type { Taxonomy } from '../taxonomy';
-import { farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
+import { drawToFront, farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
 import { COVER_MAX_ROWS, Coverage, coverBatch, coverGraph, type CoverGraph } from './coverage';
 import type { Features } from './softmax';
 import { levelStructure, levelWeights, measureFunction, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
@@ -280,10 +280,7 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
   switch (strategy) {
     case 'random': {
       const pool = Array.from(ctx.candidates);
-      for (let i = 0; i < B; i++) {
-        const j = i + Math.floor(rand() * (pool.length - i));
-        [pool[i], pool[j]] = [pool[j], pool[i]];
-      }
+      drawToFront(pool, B, rand);
       return pool.slice(0, B);
     }
     case 'typical':

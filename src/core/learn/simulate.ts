@@ -11,7 +11,7 @@
 import { DatasetError } from '../diagnostics';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { FlatSoftmax } from './alternatives';
-import { pcaProjection, seededRandom } from './clustering';
+import { drawToFront, pcaProjection, seededRandom } from './clustering';
 import { evaluate } from './metrics';
 import { deepest } from './model';
 import { ClusterCache, selectBatch, STRATEGIES, type SelectionOptions, type StrategyName } from './selection';
@@ -169,11 +169,8 @@ export function seedRows(poolLeaf: Int32Array, perLeaf: number, seed: number): n
   const out: number[] = [];
   for (const leaf of [...byLeaf.keys()].sort((a, b) => a - b)) {
     const rows = byLeaf.get(leaf)!;
-    for (let i = 0; i < Math.min(perLeaf, rows.length); i++) {
-      const j = i + Math.floor(rand() * (rows.length - i));
-      [rows[i], rows[j]] = [rows[j], rows[i]];
-      out.push(rows[i]);
-    }
+    drawToFront(rows, perLeaf, rand);
+    out.push(...rows.slice(0, perLeaf));
   }
   return out;
 }
