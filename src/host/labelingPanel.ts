@@ -458,6 +458,7 @@ function queueSettings(config: vscode.WorkspaceConfiguration): { strategy: Strat
     hybridMeasure: config.get<SelectionOptions['hybridMeasure']>('queue.hybridMeasure', DEFAULT_SELECTION.hybridMeasure),
     hybridCandidates: config.get<number>('queue.hybridCandidates', DEFAULT_SELECTION.hybridCandidates),
     hybridRepresentative: config.get<SelectionOptions['hybridRepresentative']>('queue.hybridRepresentative', DEFAULT_SELECTION.hybridRepresentative),
+    hybridDiversity: config.get<SelectionOptions['hybridDiversity']>('queue.hybridDiversity', DEFAULT_SELECTION.hybridDiversity),
   };
   if (Array.isArray(weights) && weights.length > 0) selection.levelWeights = weights as number[];
   return { strategy: config.get<StrategyName>('queue.strategy', 'hybrid'), selection };

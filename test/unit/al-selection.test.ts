@@ -202,6 +202,25 @@ test('stratified multi-level picks take one image per cluster, the most uncertai
   assert.ok(mostUncertainOfBlob(byMass[3]));
 });
 
+test('hybrid set to clusters (Cluster-Margin) takes the most uncertain of each cluster among its candidates, the clusters with the fewest first', () => {
+  const { X, blobOf, t, M } = uncertainBlobs();
+  const candidates = Array.from({ length: 120 }, (_, i) => i);
+  const base: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 4, typicalMinClusterSize: 5, hybridCandidates: 10 } };
+  const u = scoreItems('hybrid', base);
+  // the top 4 by the measure are all in blob 0
+  assert.deepEqual(new Set(topIndices(u, 4).map((i) => blobOf[candidates[i]])), new Set([0]));
+  const batch = selectBatch('hybrid', { ...base, options: { ...base.options, hybridDiversity: 'clusters' } }, 4);
+  assert.deepEqual(batch.map((r) => blobOf[r]).sort(), [0, 1, 2, 3]);
+  // blob 0 holds the most candidates among the top 40 (all 30 of its images): it gives last
+  assert.equal(blobOf[batch[3]], 0);
+  const top40 = new Set(topIndices(u, 40).map((i) => candidates[i]));
+  for (const r of batch) {
+    assert.ok(top40.has(r), `pick ${r} is among the top c·B`);
+    assert.equal(u[r], Math.max(...candidates.filter((q) => blobOf[q] === blobOf[r] && top40.has(q)).map((q) => u[q])), `pick ${r} is its cluster's most uncertain`);
+  }
+  assert.throws(() => selectBatch('hybrid', { ...base, options: { hybridDiversity: 'nearest' as 'clusters' } }, 4), /unknown hybrid diversity "nearest" \(setting taxon\.queue\.hybridDiversity\)/);
+});
+
 test('power sampling draws uncertain images more often, the same draw for the same seed', () => {
   const { X, t, M } = uncertainBlobs();
   const candidates = Array.from({ length: 120 }, (_, i) => i);

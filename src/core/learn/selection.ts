@@ -22,7 +22,7 @@ export interface StrategyInfo {
 }
 
 export const STRATEGIES: readonly StrategyInfo[] = [
-  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then the most uncertain, diverse within a batch (default)', usesPredictions: true, usesEmbeddings: true },
+  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then the most uncertain, spread over the clusters of the pool within a batch (default)', usesPredictions: true, usesEmbeddings: true },
   { name: 'typical', description: 'the most typical image of the largest clusters that have the fewest labels (TypiClust)', usesPredictions: false, usesEmbeddings: true },
   { name: 'multilevel-entropy', description: 'weighted sum over tree levels of the normalised entropy of the level distribution, times typicality²; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
   { name: 'multilevel-margin', description: 'weighted sum over tree levels of one minus the gap between the two most likely nodes, times typicality²; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
@@ -47,8 +47,15 @@ export interface SelectionOptions {
   hybridBlendLabelsPerLeaf?: number;
   /** Hybrid: the uncertainty measure after the switch. */
   hybridMeasure?: UncertaintyMeasure;
-  /** Hybrid: farthest-first picks the batch among the top (this × batch) most uncertain. */
+  /** Hybrid: the batch after the switch is picked among the top (this × batch) most uncertain. */
   hybridCandidates?: number;
+  /**
+   * Hybrid after the switch: how the batch is thinned from the top (c × batch) by the measure:
+   * 'farthest' (farthest-first traversal on the embeddings) or 'clusters' (Cluster-Margin,
+   * Citovsky et al. 2021: the candidates grouped by typical's clusters of the pool, the clusters
+   * with the fewest candidates give first, each its most uncertain, in rounds).
+   */
+  hybridDiversity?: 'farthest' | 'clusters';
   /** Hybrid: farthest-first also keeps away from the labelled items, not only from the batch. */
   hybridAvoidLabelled?: boolean;
   /** Multi-level strategies: top-(this × batch) by the measure, thinned by farthest-first (1: plain top-K). */
@@ -95,8 +102,9 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridSwitchLabelsPerLeaf: 5,
   hybridBlendLabelsPerLeaf: 0,
   hybridMeasure: 'margin',
-  hybridCandidates: 5,
+  hybridCandidates: 10,
   hybridAvoidLabelled: false,
+  hybridDiversity: 'clusters',
   multilevelCandidates: 1,
   densityWeight: 2,
   multilevelStratify: '',
@@ -123,7 +131,15 @@ export const QUEUE_SETTINGS = {
   hybridMeasure: 'taxon.queue.hybridMeasure',
   hybridCandidates: 'taxon.queue.hybridCandidates',
   hybridRepresentative: 'taxon.queue.hybridRepresentative',
+  hybridDiversity: 'taxon.queue.hybridDiversity',
 } as const;
+
+/** position[row] = the row's index in `sorted` (ascending rows), by a dense array (a pool of rows is 0 … n−1 or close to it). */
+function positions(sorted: Int32Array): Int32Array {
+  const out = new Int32Array(sorted.length ? sorted[sorted.length - 1] + 1 : 0).fill(-1);
+  for (let i = 0; i < sorted.length; i++) out[sorted[i]] = i;
+  return out;
+}
 
 /** Which rows (in order): two sets of the same size must not share a cached clustering or graph. */
 function fingerprint(rows: ArrayLike<number>): string {
@@ -186,6 +202,7 @@ export interface SelectionContext {
 function resolved(ctx: SelectionContext) {
   const o = { ...DEFAULT_SELECTION, ...ctx.options };
   if (o.hybridRepresentative !== 'cover' && o.hybridRepresentative !== 'typical') throw new Error(`unknown representative phase ${JSON.stringify(o.hybridRepresentative)} (setting taxon.queue.hybridRepresentative); it is cover or typical`);
+  if (o.hybridDiversity !== 'farthest' && o.hybridDiversity !== 'clusters') throw new Error(`unknown hybrid diversity ${JSON.stringify(o.hybridDiversity)} (setting taxon.queue.hybridDiversity); it is clusters or farthest`);
   if (!(o.coverPurity > 0 && o.coverPurity <= 1)) throw new Error(`cover purity ${o.coverPurity} is outside (0, 1]`);
   const levels = ctx.levels ?? levelStructure(ctx.taxonomy);
   return { o, levels, weights: levelWeights(levels, o.levelWeights) };
@@ -409,16 +426,16 @@ function typicalState(ctx: SelectionContext, batchSize: number): TypicalState {
   // no neighbours, so no typicality (every score would be 0).
   const perCluster = Math.max(1, o.typicalMinClusterSize);
   const k = Math.max(1, Math.min(Math.ceil((ctx.labelled.length + batchSize) / CLUSTER_STEP) * CLUSTER_STEP, o.typicalMaxClusters, Math.floor(rows.length / perCluster)));
-  // Clustering every row of the pool in a fixed order keeps the cache valid as labels move rows between the two sets.
-  const sorted = Int32Array.from(rows).sort();
+  // Clustering every row of the pool in a fixed order keeps the cache valid as labels move rows
+  // between the two sets (and, with ctx.pool, as a session skips rows).
+  const sorted = ctx.pool ?? Int32Array.from(rows).sort();
   const cache = ctx.clusters ?? new ClusterCache();
   const { clustering, typicality: typ } = cache.get(X, sorted, k, o.clusterSeed, o.typicalNeighbours);
-  const position = new Map<number, number>();
-  sorted.forEach((r, i) => position.set(r, i));
+  const position = positions(sorted);
   const clusterOf = new Int32Array(rows.length);
   const typOf = new Float64Array(rows.length);
   rows.forEach((r, i) => {
-    const p = position.get(r)!;
+    const p = position[r];
     clusterOf[i] = clustering.assignment[p];
     typOf[i] = typ[p];
   });
@@ -502,10 +519,9 @@ function coverInputs(ctx: SelectionContext): { graph: CoverGraph; sorted: Int32A
   if (o.hybridRepresentative !== 'cover' || !X || n > COVER_MAX_ROWS) return undefined;
   // every row of the pool in a fixed order, as typical's clusterings (the cache stays valid as labels move rows)
   const sorted = ctx.pool ?? Int32Array.from([...Array.from(ctx.labelled), ...Array.from(ctx.candidates)]).sort();
-  const position = new Map<number, number>();
-  sorted.forEach((r, i) => position.set(r, i));
+  const position = positions(sorted);
   const graph = (ctx.clusters ?? new ClusterCache()).cover(X, sorted, levels.leaves.length, o.clusterSeed, o.coverPurity);
-  return { graph, sorted, labelled: Array.from(ctx.labelled, (r) => position.get(r)!), candidates: Array.from(ctx.candidates, (r) => position.get(r)!) };
+  return { graph, sorted, labelled: Array.from(ctx.labelled, (r) => position[r]), candidates: Array.from(ctx.candidates, (r) => position[r]) };
 }
 
 /**
@@ -593,6 +609,37 @@ function hybridBatch(ctx: SelectionContext, B: number): number[] {
   if (o.hybridStratify && ctx.embeddings) {
     return out.concat(stratifiedBatch(o.hybridMeasure, { ...ctx, candidates: rest, labelled: [...Array.from(ctx.labelled), ...out] }, B - out.length, o.hybridStratify, o.stratifyDensity));
   }
-  const chosen = diverseTop(o.hybridMeasure, { ...ctx, candidates: rest }, B - out.length, o.hybridCandidates, anchors);
-  return out.concat(chosen);
+  const restCtx = { ...ctx, candidates: rest };
+  const n = B - out.length;
+  const c = o.hybridCandidates;
+  if (o.hybridDiversity === 'clusters') return out.concat(clusterMarginTop(o.hybridMeasure, { ...restCtx, labelled: [...Array.from(ctx.labelled), ...out] }, n, c));
+  return out.concat(diverseTop(o.hybridMeasure, restCtx, n, c, anchors));
+}
+
+/** Cluster-Margin: the top-(c·B) candidates grouped by typical's clusters of the pool; the clusters with the fewest candidates give first, each its most uncertain, in rounds. */
+function clusterMarginTop(measure: UncertaintyMeasure, ctx: SelectionContext, B: number, c: number): number[] {
+  const s = typicalState(ctx, B);
+  const u = uncertainty(measure, ctx);
+  const pool = topIndices(u, Math.max(B, Math.round(c * B)));
+  const L = ctx.labelled.length;
+  const groups = new Map<number, number[]>();
+  for (const i of pool) {
+    const k = s.clusterOf[L + i];
+    const g = groups.get(k);
+    if (g) g.push(i);
+    else groups.set(k, [i]);
+  }
+  const lists = [...groups.values()].sort((a, b) => a.length - b.length || a[0] - b[0]);
+  const out: number[] = [];
+  for (let round = 0; out.length < B; round++) {
+    let any = false;
+    for (const g of lists) {
+      if (round >= g.length) continue;
+      any = true;
+      out.push(ctx.candidates[g[round]]);
+      if (out.length >= B) break;
+    }
+    if (!any) break;
+  }
+  return out;
 }
