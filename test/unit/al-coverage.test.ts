@@ -75,3 +75,15 @@ test('greedy coverage takes the largest uncovered blob first, never a lone point
   // lone points gain nothing beyond themselves: the batch stops early for the caller to fill
   assert.ok(coverBatch(g, [], rows, 50).length < 50);
 });
+
+test('with class balance a batch turns to another class once one class has had its pick, without it the larger blob of the same class comes first', () => {
+  const { X, blobOf } = pool();
+  const rows = all(X.n);
+  const g = coverGraph(X, rows, 4, { purity: 0.95, seed: 2 });
+  // blobs 0 (60 points) and 1 (30) are one predicted class, blob 2 (10) another, lone points none
+  const classOf = Int32Array.from(rows, (r) => (blobOf[r] === 2 ? 1 : blobOf[r] >= 0 ? 0 : -1));
+  assert.deepEqual(coverBatch(g, [], rows, 2).map((p) => blobOf[p]), [0, 1]);
+  assert.deepEqual(coverBatch(g, [], rows, 2, { classOf, power: 2 }).map((p) => blobOf[p]), [0, 2]);
+  // power 0 weighs nothing: the plain order
+  assert.deepEqual(coverBatch(g, [], rows, 3, { classOf, power: 0 }), coverBatch(g, [], rows, 3));
+});

@@ -219,6 +219,7 @@ test('hybrid set to clusters (Cluster-Margin) takes the most uncertain of each c
     assert.equal(u[r], Math.max(...candidates.filter((q) => blobOf[q] === blobOf[r] && top40.has(q)).map((q) => u[q])), `pick ${r} is its cluster's most uncertain`);
   }
   assert.throws(() => selectBatch('hybrid', { ...base, options: { hybridDiversity: 'nearest' as 'clusters' } }, 4), /unknown hybrid diversity "nearest" \(setting taxon\.queue\.hybridDiversity\)/);
+  assert.throws(() => selectBatch('hybrid', { ...base, options: { coverBalance: -1 } }, 4), /cover balance -1 is not a number ≥ 0/);
 });
 
 test('power sampling draws uncertain images more often, the same draw for the same seed', () => {

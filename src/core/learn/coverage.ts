@@ -146,25 +146,41 @@ export class Coverage {
  * Greedy max coverage: up to `count` of the `candidates` (positions), each time the one whose ball
  * holds the most uncovered images (ties: the earlier candidate). Stops early when no ball gains
  * more than its own centre (the pool's dense parts are covered): the caller fills the rest another way.
+ *
+ * With `balance`, a candidate's gain is weighed by (1 + the batch's picks so far that share its
+ * class)^−power (`classOf[i]`: candidates[i]'s class, e.g. its predicted leaf; −1: none), so that a
+ * batch does not spend itself on the dense parts of a few classes.
  */
-export function coverBatch(graph: CoverGraph, covering: ArrayLike<number>, candidates: ArrayLike<number>, count: number): number[] {
+export function coverBatch(graph: CoverGraph, covering: ArrayLike<number>, candidates: ArrayLike<number>, count: number, balance?: { classOf: Int32Array; power: number }): number[] {
   const state = new Coverage(graph, covering);
   const taken = new Uint8Array(graph.offsets.length - 1);
+  // per class: the batch's picks so far and the weight they give
+  let classes = 0;
+  if (balance) for (const c of balance.classOf) classes = Math.max(classes, c + 1);
+  const picksOf = new Int32Array(classes);
+  const weightOf = new Float64Array(classes).fill(1);
   const out: number[] = [];
   while (out.length < count) {
     let best = -1;
-    let bestGain = 1;
+    let bestIndex = -1;
+    let bestValue = 0;
     for (let i = 0; i < candidates.length; i++) {
       const p = candidates[i];
-      if (!taken[p] && state.gain[p] > bestGain) {
+      if (taken[p] || state.gain[p] <= 1) continue;
+      const c = balance ? balance.classOf[i] : -1;
+      const value = c >= 0 ? state.gain[p] * weightOf[c] : state.gain[p];
+      if (value > bestValue) {
         best = p;
-        bestGain = state.gain[p];
+        bestIndex = i;
+        bestValue = value;
       }
     }
     if (best < 0) break;
     taken[best] = 1;
     out.push(best);
     state.add(best);
+    const c = balance ? balance.classOf[bestIndex] : -1;
+    if (c >= 0) weightOf[c] = Math.pow(1 + ++picksOf[c], -balance!.power);
   }
   return out;
 }

@@ -90,6 +90,11 @@ export interface SelectionOptions {
    * covered and on pools over COVER_MAX_ROWS) or 'typical' (TypiClust).
    */
   hybridRepresentative?: 'typical' | 'cover';
+  /**
+   * Cover: a candidate's gain × (1 + the batch's picks so far with its predicted leaf)^−this, so
+   * that a batch spreads over the classes the model sees (0: off; needs predictions).
+   */
+  coverBalance?: number;
   /** Cover: the share of δ-balls that hold one k-means cluster only (sets δ; ProbCover's 0.95 gives balls of a point or two on the dev data). */
   coverPurity?: number;
   /** Seed of the k-means initialisation. */
@@ -116,6 +121,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   typicalNeighbours: 10,
   hybridRepresentative: 'cover',
   coverPurity: 0.5,
+  coverBalance: 0.5,
   clusterSeed: 1,
 };
 
@@ -203,6 +209,7 @@ function resolved(ctx: SelectionContext) {
   const o = { ...DEFAULT_SELECTION, ...ctx.options };
   if (o.hybridRepresentative !== 'cover' && o.hybridRepresentative !== 'typical') throw new Error(`unknown representative phase ${JSON.stringify(o.hybridRepresentative)} (setting taxon.queue.hybridRepresentative); it is cover or typical`);
   if (o.hybridDiversity !== 'farthest' && o.hybridDiversity !== 'clusters') throw new Error(`unknown hybrid diversity ${JSON.stringify(o.hybridDiversity)} (setting taxon.queue.hybridDiversity); it is clusters or farthest`);
+  if (!(o.coverBalance >= 0)) throw new Error(`cover balance ${o.coverBalance} is not a number ≥ 0`);
   if (!(o.coverPurity > 0 && o.coverPurity <= 1)) throw new Error(`cover purity ${o.coverPurity} is outside (0, 1]`);
   const levels = ctx.levels ?? levelStructure(ctx.taxonomy);
   return { o, levels, weights: levelWeights(levels, o.levelWeights) };
@@ -505,10 +512,31 @@ function typicalBatch(ctx: SelectionContext, B: number): number[] {
 function representativeBatch(ctx: SelectionContext, B: number): number[] {
   const c = coverInputs(ctx);
   if (!c) return typicalBatch(ctx, B);
-  const picked = coverBatch(c.graph, c.labelled, c.candidates, B).map((p) => c.sorted[p]);
+  const picked = coverBatch(c.graph, c.labelled, c.candidates, B, coverBalance(ctx)).map((p) => c.sorted[p]);
   if (picked.length >= B) return picked;
   const taken = new Set(picked);
   return picked.concat(typicalBatch({ ...ctx, candidates: Array.from(ctx.candidates).filter((r) => !taken.has(r)), labelled: [...Array.from(ctx.labelled), ...picked] }, B - picked.length));
+}
+
+/** Cover's per-batch class balance: each candidate's predicted leaf (where predictions exist and coverBalance > 0). */
+function coverBalance(ctx: SelectionContext): { classOf: Int32Array; power: number } | undefined {
+  const { o, levels } = resolved(ctx);
+  const M = ctx.marginals;
+  if (!M || o.coverBalance <= 0) return undefined;
+  const leaves = levels.leaves;
+  const classOf = Int32Array.from(ctx.candidates, (r) => {
+    let best = -1;
+    let p = 0;
+    for (let k = 0; k < leaves.length; k++) {
+      const v = M.data[r * M.nodes + leaves[k]];
+      if (v > p) {
+        p = v;
+        best = k;
+      }
+    }
+    return best;
+  });
+  return { classOf, power: o.coverBalance };
 }
 
 /** The cover graph of the whole pool and the labelled rows and candidates as its positions; undefined where the hybrid is not set to cover (or the pool is too large for it). */
@@ -593,9 +621,10 @@ function stratifiedBatch(measure: UncertaintyMeasure, ctx: SelectionContext, B: 
 }
 
 /**
- * Hybrid: a typical share of the batch (all of it while labels are few), the rest the
- * top-(c·B) candidates by the hybrid measure, thinned by farthest-first traversal on the
- * embeddings so that a batch holds no near-duplicates.
+ * Hybrid: a representative share of the batch (all of it while labels are few), the rest the
+ * top-(c·B) candidates by the hybrid measure, spread by Cluster-Margin over the pool's clusters
+ * (or thinned by farthest-first traversal on the embeddings) so that a batch holds no
+ * near-duplicates.
  */
 function hybridBatch(ctx: SelectionContext, B: number): number[] {
   const { o } = resolved(ctx);
@@ -618,7 +647,8 @@ function hybridBatch(ctx: SelectionContext, B: number): number[] {
 
 /** Cluster-Margin: the top-(c·B) candidates grouped by typical's clusters of the pool; the clusters with the fewest candidates give first, each its most uncertain, in rounds. */
 function clusterMarginTop(measure: UncertaintyMeasure, ctx: SelectionContext, B: number, c: number): number[] {
-  const s = typicalState(ctx, B);
+  // the clustering the queue's scores and typical's batches use (one k-means serves them all)
+  const s = typicalState(ctx, Math.max(B, DEFAULT_BATCH_FOR_SCORES));
   const u = uncertainty(measure, ctx);
   const pool = topIndices(u, Math.max(B, Math.round(c * B)));
   const L = ctx.labelled.length;
