@@ -100,6 +100,7 @@ test('a changed strategy re-ranks the open queue; a bad one leaves it as it was'
   assert.throws(() => session.setStrategy('loudest' as StrategyName), /unknown queue strategy "loudest"/);
   assert.throws(() => session.setStrategy('hybrid', { hybridSwitchLabelsPerLeaf: 0, hybridMeasure: 'loudness' as 'margin' }), /unknown uncertainty measure/);
   assert.throws(() => session.setStrategy('hybrid', { hybridRepresentative: 'central' as 'cover' }), /unknown representative phase "central" \(setting taxon.queue.hybridRepresentative\)/);
+  assert.throws(() => session.setStrategy('hybrid', { hybridSwitchLabelsPerLeaf: 0, hybridDiversity: 'nearest' as 'clusters' }), /unknown hybrid diversity "nearest" \(setting taxon.queue.hybridDiversity\)/);
   assert.equal(session.strategy, 'margin');
   assert.deepEqual(session.queue().map((e) => e.image), margin);
 });
