@@ -140,6 +140,15 @@ export const QUEUE_SETTINGS = {
   hybridDiversity: 'taxon.queue.hybridDiversity',
 } as const;
 
+/**
+ * Every row of the pool in ascending order (ctx.pool, or the labelled rows and the candidates):
+ * clusterings and the cover graph are built over it, so that their cache stays valid as labels
+ * move rows between the two sets (and, with ctx.pool, as a session skips rows).
+ */
+function poolOrder(ctx: SelectionContext): Int32Array {
+  return ctx.pool ?? Int32Array.from([...Array.from(ctx.labelled), ...Array.from(ctx.candidates)]).sort();
+}
+
 /** position[row] = the row's index in `sorted` (ascending rows), by a dense array (a pool of rows is 0 … n−1 or close to it). */
 function positions(sorted: Int32Array): Int32Array {
   const out = new Int32Array(sorted.length ? sorted[sorted.length - 1] + 1 : 0).fill(-1);
@@ -433,9 +442,7 @@ function typicalState(ctx: SelectionContext, batchSize: number): TypicalState {
   // no neighbours, so no typicality (every score would be 0).
   const perCluster = Math.max(1, o.typicalMinClusterSize);
   const k = Math.max(1, Math.min(Math.ceil((ctx.labelled.length + batchSize) / CLUSTER_STEP) * CLUSTER_STEP, o.typicalMaxClusters, Math.floor(rows.length / perCluster)));
-  // Clustering every row of the pool in a fixed order keeps the cache valid as labels move rows
-  // between the two sets (and, with ctx.pool, as a session skips rows).
-  const sorted = ctx.pool ?? Int32Array.from(rows).sort();
+  const sorted = poolOrder(ctx);
   const cache = ctx.clusters ?? new ClusterCache();
   const { clustering, typicality: typ } = cache.get(X, sorted, k, o.clusterSeed, o.typicalNeighbours);
   const position = positions(sorted);
@@ -545,8 +552,7 @@ function coverInputs(ctx: SelectionContext): { graph: CoverGraph; sorted: Int32A
   const X = ctx.embeddings;
   const n = ctx.pool?.length ?? ctx.labelled.length + ctx.candidates.length;
   if (o.hybridRepresentative !== 'cover' || !X || n > COVER_MAX_ROWS) return undefined;
-  // every row of the pool in a fixed order, as typical's clusterings (the cache stays valid as labels move rows)
-  const sorted = ctx.pool ?? Int32Array.from([...Array.from(ctx.labelled), ...Array.from(ctx.candidates)]).sort();
+  const sorted = poolOrder(ctx);
   const position = positions(sorted);
   const graph = (ctx.clusters ?? new ClusterCache()).cover(X, sorted, levels.leaves.length, o.clusterSeed, o.coverPurity);
   return { graph, sorted, labelled: Array.from(ctx.labelled, (r) => position[r]), candidates: Array.from(ctx.candidates, (r) => position[r]) };
