@@ -459,6 +459,7 @@ function queueSettings(config: vscode.WorkspaceConfiguration): { strategy: Strat
     hybridCandidates: config.get<number>('queue.hybridCandidates', DEFAULT_SELECTION.hybridCandidates),
     hybridRepresentative: config.get<SelectionOptions['hybridRepresentative']>('queue.hybridRepresentative', DEFAULT_SELECTION.hybridRepresentative),
     hybridDiversity: config.get<SelectionOptions['hybridDiversity']>('queue.hybridDiversity', DEFAULT_SELECTION.hybridDiversity),
+    hybridDensity: config.get<number>('queue.hybridDensity', DEFAULT_SELECTION.hybridDensity),
   };
   if (Array.isArray(weights) && weights.length > 0) selection.levelWeights = weights as number[];
   return { strategy: config.get<StrategyName>('queue.strategy', 'hybrid'), selection };

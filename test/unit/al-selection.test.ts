@@ -271,6 +271,31 @@ test('multi-level entropy by default passes over uncertain outliers that the tex
   assert.ok(outliers <= 2, `${outliers} outliers in 20 default batches of 4`);
 });
 
+test('hybrid after the switch weighs uncertainty by typicality: uncertain outliers come after uncertain typical images', () => {
+  const { X, blobOf } = blobs();
+  const t = new Taxonomy();
+  const a = t.add('a');
+  const b = t.add('b');
+  const M = { data: new Float64Array(X.n * t.size), n: X.n, nodes: t.size };
+  for (let i = 0; i < X.n; i++) {
+    // the four far outliers are the most uncertain; blob 0 is nearly as uncertain
+    const p = blobOf[i] < 0 ? 0.5 : blobOf[i] === 0 ? 0.55 : 0.9;
+    M.data[i * t.size + a] = p;
+    M.data[i * t.size + b] = 1 - p;
+  }
+  const candidates = Array.from({ length: X.n }, (_, i) => i);
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 5, typicalMinClusterSize: 1, hybridCandidates: 1 } };
+  // without the density factor the top of the queue and the batch are the outliers
+  const plain = { ...ctx, options: { ...ctx.options, hybridDensity: 0 } };
+  assert.deepEqual(selectBatch('hybrid', plain, 4).map((r) => blobOf[r]), [-1, -1, -1, -1]);
+  assert.deepEqual(topIndices(scoreItems('hybrid', plain), 4).map((i) => blobOf[i]), [-1, -1, -1, -1]);
+  // by default (density 1) blob 0's images come first
+  assert.equal(DEFAULT_SELECTION.hybridDensity, 1);
+  assert.deepEqual(selectBatch('hybrid', ctx, 4).map((r) => blobOf[r]), [0, 0, 0, 0]);
+  assert.deepEqual(topIndices(scoreItems('hybrid', ctx), 4).map((i) => blobOf[i]), [0, 0, 0, 0]);
+  assert.throws(() => selectBatch('hybrid', { ...ctx, options: { hybridDensity: -1 } }, 4), /hybrid density -1 is not a number ≥ 0 \(setting taxon\.queue\.hybridDensity\)/);
+});
+
 test('on a pool of a few dozen images, typical scores are not all zero (no singleton clusters)', () => {
   const { X } = blobs();
   const small = { ...X, data: X.data.subarray(0, 24 * 2), n: 24 };

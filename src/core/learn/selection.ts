@@ -56,6 +56,12 @@ export interface SelectionOptions {
    * with the fewest candidates give first, each its most uncertain, in rounds).
    */
   hybridDiversity?: 'farthest' | 'clusters';
+  /**
+   * Hybrid after the switch: the measure times (typicality relative to its cluster's best, typical's
+   * clusters)^this, so that an uncertain outlier counts for less than an uncertain typical image
+   * (information density; 0: off).
+   */
+  hybridDensity?: number;
   /** Hybrid: farthest-first also keeps away from the labelled items, not only from the batch. */
   hybridAvoidLabelled?: boolean;
   /** Multi-level strategies: top-(this × batch) by the measure, thinned by farthest-first (1: plain top-K). */
@@ -104,12 +110,13 @@ export interface SelectionOptions {
 /** The tuned defaults (docs/al-tuning.md). */
 export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>> & { levelWeights: readonly number[] | { leafward: number } } = {
   levelWeights: { leafward: 1 },
-  hybridSwitchLabelsPerLeaf: 5,
+  hybridSwitchLabelsPerLeaf: 8,
   hybridBlendLabelsPerLeaf: 0,
   hybridMeasure: 'margin',
   hybridCandidates: 10,
   hybridAvoidLabelled: false,
   hybridDiversity: 'clusters',
+  hybridDensity: 1,
   multilevelCandidates: 1,
   densityWeight: 2,
   multilevelStratify: '',
@@ -138,6 +145,7 @@ export const QUEUE_SETTINGS = {
   hybridCandidates: 'taxon.queue.hybridCandidates',
   hybridRepresentative: 'taxon.queue.hybridRepresentative',
   hybridDiversity: 'taxon.queue.hybridDiversity',
+  hybridDensity: 'taxon.queue.hybridDensity',
 } as const;
 
 /**
@@ -218,6 +226,7 @@ function resolved(ctx: SelectionContext) {
   const o = { ...DEFAULT_SELECTION, ...ctx.options };
   if (o.hybridRepresentative !== 'cover' && o.hybridRepresentative !== 'typical') throw new Error(`unknown representative phase ${JSON.stringify(o.hybridRepresentative)} (setting taxon.queue.hybridRepresentative); it is cover or typical`);
   if (o.hybridDiversity !== 'farthest' && o.hybridDiversity !== 'clusters') throw new Error(`unknown hybrid diversity ${JSON.stringify(o.hybridDiversity)} (setting taxon.queue.hybridDiversity); it is clusters or farthest`);
+  if (!(o.hybridDensity >= 0)) throw new Error(`hybrid density ${o.hybridDensity} is not a number ≥ 0 (setting taxon.queue.hybridDensity)`);
   if (!(o.coverBalance >= 0)) throw new Error(`cover balance ${o.coverBalance} is not a number ≥ 0`);
   if (!(o.coverPurity > 0 && o.coverPurity <= 1)) throw new Error(`cover purity ${o.coverPurity} is outside (0, 1]`);
   const levels = ctx.levels ?? levelStructure(ctx.taxonomy);
@@ -254,6 +263,26 @@ function measured(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Ar
   return out;
 }
 
+/**
+ * Hybrid's uncertainty after the switch (out[i] for candidates[i]): its measure (without the
+ * multi-level strategies' own density factor) times (typicality relative to its cluster's
+ * best)^hybridDensity.
+ */
+function hybridScores(ctx: SelectionContext): Float64Array {
+  const { o } = resolved(ctx);
+  const key = `hybrid:${o.hybridMeasure}:${o.hybridDensity}`;
+  const known = ctx.memo?.get(key);
+  if (known && known.candidates === ctx.candidates) return known.scores;
+  const u = uncertainty(o.hybridMeasure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
+  let out = u;
+  if (o.hybridDensity > 0 && ctx.embeddings) {
+    const typ = typicalScores(ctx, false);
+    out = Float64Array.from(u, (v, i) => v * Math.pow(typ[i], o.hybridDensity));
+  }
+  ctx.memo?.set(key, { candidates: ctx.candidates, scores: out });
+  return out;
+}
+
 /** Whether hybrid is still in its representative phase, and the typical share of a batch. */
 export function hybridTypicalShare(ctx: SelectionContext): number {
   const { o } = resolved(ctx);
@@ -282,7 +311,7 @@ export function scoreItems(strategy: StrategyName, ctx: SelectionContext, rand: 
     case 'hybrid': {
       const { o } = resolved(ctx);
       // With no predictions yet (cold start) the queue can only be representative.
-      return ctx.marginals === undefined || hybridTypicalShare(ctx) >= 1 ? representativeScores(ctx) : uncertainty(o.hybridMeasure, ctx);
+      return ctx.marginals === undefined || hybridTypicalShare(ctx) >= 1 ? representativeScores(ctx) : hybridScores(ctx);
     }
     default:
       return uncertainty(strategy, ctx);
@@ -325,17 +354,16 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
       const { o } = resolved(ctx);
       if (o.multilevelStratify && ctx.embeddings) return stratifiedBatch(strategy, ctx, B, o.multilevelStratify, o.stratifyDensity, o.multilevelPower, rand);
       if (o.multilevelPower > 0) return topK(ctx.candidates, powerKeys(uncertainty(strategy, ctx), o.multilevelPower, rand), B);
-      return o.multilevelCandidates > 1 && ctx.embeddings ? diverseTop(strategy, ctx, B, o.multilevelCandidates, []) : topK(ctx.candidates, uncertainty(strategy, ctx), B);
+      return o.multilevelCandidates > 1 && ctx.embeddings ? diverseTop(uncertainty(strategy, ctx), ctx, B, o.multilevelCandidates, []) : topK(ctx.candidates, uncertainty(strategy, ctx), B);
     }
     default:
       return topK(ctx.candidates, uncertainty(strategy, ctx), B);
   }
 }
 
-/** The top-(c·B) candidates by a measure, thinned to B by farthest-first traversal (ties to the more uncertain). */
-function diverseTop(measure: UncertaintyMeasure, ctx: SelectionContext, B: number, c: number, anchors: ArrayLike<number>): number[] {
-  const X = need(ctx.embeddings, measure as StrategyName, 'embeddings');
-  const u = uncertainty(measure, ctx);
+/** The top-(c·B) candidates by `u` (u[i] for candidates[i]), thinned to B by farthest-first traversal (ties to the more uncertain). */
+function diverseTop(u: Float64Array, ctx: SelectionContext, B: number, c: number, anchors: ArrayLike<number>): number[] {
+  const X = need(ctx.embeddings, 'hybrid', 'embeddings');
   const pool = topIndices(u, Math.max(B, Math.round(c * B)));
   return farthestFirst(
     X,
@@ -647,15 +675,17 @@ function hybridBatch(ctx: SelectionContext, B: number): number[] {
   const restCtx = { ...ctx, candidates: rest };
   const n = B - out.length;
   const c = o.hybridCandidates;
-  if (o.hybridDiversity === 'clusters') return out.concat(clusterMarginTop(o.hybridMeasure, { ...restCtx, labelled: [...Array.from(ctx.labelled), ...out] }, n, c));
-  return out.concat(diverseTop(o.hybridMeasure, restCtx, n, c, anchors));
+  if (o.hybridDiversity === 'clusters') {
+    const clusterCtx = { ...restCtx, labelled: [...Array.from(ctx.labelled), ...out] };
+    return out.concat(clusterMarginTop(hybridScores(clusterCtx), clusterCtx, n, c));
+  }
+  return out.concat(diverseTop(hybridScores(restCtx), restCtx, n, c, anchors));
 }
 
-/** Cluster-Margin: the top-(c·B) candidates grouped by typical's clusters of the pool; the clusters with the fewest candidates give first, each its most uncertain, in rounds. */
-function clusterMarginTop(measure: UncertaintyMeasure, ctx: SelectionContext, B: number, c: number): number[] {
+/** Cluster-Margin: the top-(c·B) candidates by `u` (u[i] for candidates[i]) grouped by typical's clusters of the pool; the clusters with the fewest candidates give first, each its most uncertain, in rounds. */
+function clusterMarginTop(u: Float64Array, ctx: SelectionContext, B: number, c: number): number[] {
   // the clustering the queue's scores and typical's batches use (one k-means serves them all)
   const s = typicalState(ctx, Math.max(B, DEFAULT_BATCH_FOR_SCORES));
-  const u = uncertainty(measure, ctx);
   const pool = topIndices(u, Math.max(B, Math.round(c * B)));
   const L = ctx.labelled.length;
   const groups = new Map<number, number[]>();
