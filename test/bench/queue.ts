@@ -73,7 +73,7 @@ export function queueSuite(quick: boolean): Record<string, unknown> {
     date: new Date().toISOString(),
     items: n,
     taxonomy: { nodes: t.size, leaves: leaves.length },
-    note: 'hybrid after its switch (leaf margin); typical, hybrid before its switch and the multi-level strategies (typicality²) read the k-means clustering of the pool, computed once per pool (clusteringMs) and cached between rankings',
+    note: 'hybrid after its switch (leaf margin × typicality); typical, the hybrid and the multi-level strategies (typicality²) read the k-means clustering of the pool, computed once per pool (clusteringMs) and cached between rankings',
     clusteringMs,
     rank: results,
     targets: { ms: 1000 },
