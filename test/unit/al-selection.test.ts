@@ -251,17 +251,23 @@ test('a ranking memo gives the same scores and batches as computing them again',
   }
 });
 
-test('multi-level entropy by default passes over uncertain outliers that the textbook top-K takes', () => {
+/** The blobs under two leaves, leaf a's probability per blob (-1: the four far outliers). */
+function twoLeafBlobs(pOf: (blob: number) => number) {
   const { X, blobOf } = blobs();
   const t = new Taxonomy();
   const a = t.add('a');
   const b = t.add('b');
   const M = { data: new Float64Array(X.n * t.size), n: X.n, nodes: t.size };
   for (let i = 0; i < X.n; i++) {
-    const p = blobOf[i] < 0 ? 0.5 : 0.75; // the four far outliers are the most uncertain
-    M.data[i * t.size + a] = p;
-    M.data[i * t.size + b] = 1 - p;
+    M.data[i * t.size + a] = pOf(blobOf[i]);
+    M.data[i * t.size + b] = 1 - pOf(blobOf[i]);
   }
+  return { X, blobOf, t, M };
+}
+
+test('multi-level entropy by default passes over uncertain outliers that the textbook top-K takes', () => {
+  // the four far outliers are the most uncertain
+  const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob < 0 ? 0.5 : 0.75));
   const candidates = Array.from({ length: X.n }, (_, i) => i);
   const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { typicalMaxClusters: 4 } };
   const textbook = selectBatch('multilevel-entropy', { ...ctx, options: { ...ctx.options, multilevelPower: 0, densityWeight: 0 } }, 4);
@@ -272,17 +278,8 @@ test('multi-level entropy by default passes over uncertain outliers that the tex
 });
 
 test('hybrid after the switch weighs uncertainty by typicality: uncertain outliers come after uncertain typical images', () => {
-  const { X, blobOf } = blobs();
-  const t = new Taxonomy();
-  const a = t.add('a');
-  const b = t.add('b');
-  const M = { data: new Float64Array(X.n * t.size), n: X.n, nodes: t.size };
-  for (let i = 0; i < X.n; i++) {
-    // the four far outliers are the most uncertain; blob 0 is nearly as uncertain
-    const p = blobOf[i] < 0 ? 0.5 : blobOf[i] === 0 ? 0.55 : 0.9;
-    M.data[i * t.size + a] = p;
-    M.data[i * t.size + b] = 1 - p;
-  }
+  // the four far outliers are the most uncertain; blob 0 is nearly as uncertain
+  const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob < 0 ? 0.5 : blob === 0 ? 0.55 : 0.9));
   const candidates = Array.from({ length: X.n }, (_, i) => i);
   const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 5, typicalMinClusterSize: 1, hybridCandidates: 1 } };
   // without the density factor the top of the queue and the batch are the outliers
