@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Taxonomy } from '../../src/core/taxonomy';
 import { farthestFirst, kmeans, seededRandom, typicality } from '../../src/core/learn/clustering';
-import { ClusterCache, DEFAULT_SELECTION, scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
+import { ClusterCache, DEFAULT_SELECTION, DEFAULT_STRATEGY, QUEUE_SETTINGS, scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
 import { accuracyAt, labelsToReach, matchRandom } from '../../src/core/learn/simulate';
 import { marginalsFromLeaves } from '../../src/core/learn/uncertainty';
 import type { Features } from '../../src/core/learn/softmax';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /** Four tight 2-d blobs of 30 points around (±10, ±10), plus 4 far outliers; row order interleaved. */
 function blobs(): { X: Features; blobOf: number[] } {
@@ -28,6 +30,17 @@ function blobs(): { X: Features; blobOf: number[] } {
 test('the registry names the eight strategies, hybrid first (the default)', () => {
   assert.deepEqual(STRATEGY_NAMES, ['hybrid', 'typical', 'multilevel-entropy', 'multilevel-margin', 'entropy', 'margin', 'least-confidence', 'random']);
   assert.ok(STRATEGIES.every((s) => s.description.length > 0));
+});
+
+test('every queue setting the core names is contributed by package.json, with the same default as the core', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8'));
+  const sections = [manifest.contributes.configuration].flat();
+  const properties: Record<string, { default?: unknown }> = Object.assign({}, ...sections.map((c: { properties: object }) => c.properties));
+  for (const [option, setting] of Object.entries(QUEUE_SETTINGS)) {
+    assert.ok(setting in properties, `${setting} is contributed`);
+    const expected = option === 'strategy' ? DEFAULT_STRATEGY : option === 'levelWeights' ? [] : DEFAULT_SELECTION[option as keyof typeof DEFAULT_SELECTION];
+    assert.deepEqual(properties[setting].default, expected, `the default of ${setting}`);
+  }
 });
 
 test('k-means with a fixed seed finds the four blobs, the same way every time', () => {

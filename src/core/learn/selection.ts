@@ -140,7 +140,6 @@ export const QUEUE_SETTINGS = {
   strategy: 'taxon.queue.strategy',
   levelWeights: 'taxon.queue.levelWeights',
   hybridSwitchLabelsPerLeaf: 'taxon.queue.hybridSwitchLabelsPerLeaf',
-  hybridBlendLabelsPerLeaf: 'taxon.queue.hybridBlendLabelsPerLeaf',
   hybridMeasure: 'taxon.queue.hybridMeasure',
   hybridCandidates: 'taxon.queue.hybridCandidates',
   hybridRepresentative: 'taxon.queue.hybridRepresentative',
@@ -309,7 +308,6 @@ export function scoreItems(strategy: StrategyName, ctx: SelectionContext, rand: 
     case 'typical':
       return typicalScores(ctx);
     case 'hybrid': {
-      const { o } = resolved(ctx);
       // With no predictions yet (cold start) the queue can only be representative.
       return ctx.marginals === undefined || hybridTypicalShare(ctx) >= 1 ? representativeScores(ctx) : hybridScores(ctx);
     }
@@ -354,7 +352,7 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
       const { o } = resolved(ctx);
       if (o.multilevelStratify && ctx.embeddings) return stratifiedBatch(strategy, ctx, B, o.multilevelStratify, o.stratifyDensity, o.multilevelPower, rand);
       if (o.multilevelPower > 0) return topK(ctx.candidates, powerKeys(uncertainty(strategy, ctx), o.multilevelPower, rand), B);
-      return o.multilevelCandidates > 1 && ctx.embeddings ? diverseTop(uncertainty(strategy, ctx), ctx, B, o.multilevelCandidates, []) : topK(ctx.candidates, uncertainty(strategy, ctx), B);
+      return o.multilevelCandidates > 1 && ctx.embeddings ? diverseTop(strategy, uncertainty(strategy, ctx), ctx, B, o.multilevelCandidates, []) : topK(ctx.candidates, uncertainty(strategy, ctx), B);
     }
     default:
       return topK(ctx.candidates, uncertainty(strategy, ctx), B);
@@ -362,8 +360,8 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
 }
 
 /** The top-(c·B) candidates by `u` (u[i] for candidates[i]), thinned to B by farthest-first traversal (ties to the more uncertain). */
-function diverseTop(u: Float64Array, ctx: SelectionContext, B: number, c: number, anchors: ArrayLike<number>): number[] {
-  const X = need(ctx.embeddings, 'hybrid', 'embeddings');
+function diverseTop(strategy: StrategyName, u: Float64Array, ctx: SelectionContext, B: number, c: number, anchors: ArrayLike<number>): number[] {
+  const X = need(ctx.embeddings, strategy, 'embeddings');
   const pool = topIndices(u, Math.max(B, Math.round(c * B)));
   return farthestFirst(
     X,
@@ -679,7 +677,7 @@ function hybridBatch(ctx: SelectionContext, B: number): number[] {
     const clusterCtx = { ...restCtx, labelled: [...Array.from(ctx.labelled), ...out] };
     return out.concat(clusterMarginTop(hybridScores(clusterCtx), clusterCtx, n, c));
   }
-  return out.concat(diverseTop(hybridScores(restCtx), restCtx, n, c, anchors));
+  return out.concat(diverseTop('hybrid', hybridScores(restCtx), restCtx, n, c, anchors));
 }
 
 /** Cluster-Margin: the top-(c·B) candidates by `u` (u[i] for candidates[i]) grouped by typical's clusters of the pool; the clusters with the fewest candidates give first, each its most uncertain, in rounds. */
