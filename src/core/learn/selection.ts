@@ -237,29 +237,37 @@ function need<T>(value: T | undefined, strategy: StrategyName, what: string): T 
   return value;
 }
 
-/** The uncertainty of each candidate (out[i] for candidates[i]). */
-function uncertainty(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Array {
-  const key = `${measure}:${ctx.options?.densityWeight ?? ''}`;
+/** Per-candidate scores kept in ctx.memo under `key` for as long as the candidates are the same array. */
+function remembered(ctx: SelectionContext, key: string, compute: () => Float64Array): Float64Array {
   const known = ctx.memo?.get(key);
   if (known && known.candidates === ctx.candidates) return known.scores;
-  const out = measured(measure, ctx);
-  ctx.memo?.set(key, { candidates: ctx.candidates, scores: out });
-  return out;
+  const scores = compute();
+  ctx.memo?.set(key, { candidates: ctx.candidates, scores });
+  return scores;
+}
+
+/**
+ * Information density: scores[i] × (candidates[i]'s typicality relative to its cluster's best)^beta
+ * (an uncertain outlier is worth less than an uncertain typical image); `scores` itself when off.
+ */
+function weighDensity(scores: Float64Array, ctx: SelectionContext, beta: number): Float64Array {
+  if (!(beta > 0) || !ctx.embeddings) return scores;
+  const typ = typicalScores(ctx, false);
+  return Float64Array.from(scores, (v, i) => v * Math.pow(typ[i], beta));
+}
+
+/** The uncertainty of each candidate (out[i] for candidates[i]). */
+function uncertainty(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Array {
+  return remembered(ctx, `${measure}:${ctx.options?.densityWeight ?? ''}`, () => measured(measure, ctx));
 }
 
 function measured(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Array {
-  const { levels, weights } = resolved(ctx);
+  const { o, levels, weights } = resolved(ctx);
   const M = need(ctx.marginals, measure as StrategyName, 'predictions (marginals)');
   const f = measureFunction(measure, levels, weights);
   const out = new Float64Array(ctx.candidates.length);
   for (let i = 0; i < out.length; i++) out[i] = f(M.data, ctx.candidates[i] * M.nodes);
-  const { o } = resolved(ctx);
-  if (o.densityWeight > 0 && measure.startsWith('multilevel') && ctx.embeddings) {
-    // Information density: an uncertain outlier is worth less than an uncertain typical image.
-    const typ = typicalScores(ctx, false);
-    for (let i = 0; i < out.length; i++) out[i] *= Math.pow(typ[i], o.densityWeight);
-  }
-  return out;
+  return measure.startsWith('multilevel') ? weighDensity(out, ctx, o.densityWeight) : out;
 }
 
 /**
@@ -269,17 +277,9 @@ function measured(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Ar
  */
 function hybridScores(ctx: SelectionContext): Float64Array {
   const { o } = resolved(ctx);
-  const key = `hybrid:${o.hybridMeasure}:${o.hybridDensity}`;
-  const known = ctx.memo?.get(key);
-  if (known && known.candidates === ctx.candidates) return known.scores;
-  const u = uncertainty(o.hybridMeasure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
-  let out = u;
-  if (o.hybridDensity > 0 && ctx.embeddings) {
-    const typ = typicalScores(ctx, false);
-    out = Float64Array.from(u, (v, i) => v * Math.pow(typ[i], o.hybridDensity));
-  }
-  ctx.memo?.set(key, { candidates: ctx.candidates, scores: out });
-  return out;
+  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.hybridDensity}`, () =>
+    weighDensity(uncertainty(o.hybridMeasure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } }), ctx, o.hybridDensity),
+  );
 }
 
 /** Whether hybrid is still in its representative phase, and the typical share of a batch. */
