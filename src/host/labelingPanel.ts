@@ -460,6 +460,7 @@ function queueSettings(config: vscode.WorkspaceConfiguration): { strategy: Strat
     hybridRepresentative: config.get<SelectionOptions['hybridRepresentative']>('queue.hybridRepresentative', DEFAULT_SELECTION.hybridRepresentative),
     hybridDiversity: config.get<SelectionOptions['hybridDiversity']>('queue.hybridDiversity', DEFAULT_SELECTION.hybridDiversity),
     hybridDensity: config.get<number>('queue.hybridDensity', DEFAULT_SELECTION.hybridDensity),
+    multilevelWarmStart: config.get<number>('queue.multilevelWarmStartLabelsPerLeaf', DEFAULT_SELECTION.multilevelWarmStart),
   };
   if (Array.isArray(weights) && weights.length > 0) selection.levelWeights = weights as number[];
   return { strategy: config.get<StrategyName>('queue.strategy', 'hybrid'), selection };

@@ -4,7 +4,8 @@ import { labelledEmbeddings } from '../../src/core/learn/workflow';
 import { isHeldOut } from '../../src/core/learn/split';
 import { deepest } from '../../src/core/learn/model';
 import { simulate } from '../../src/core/learn/simulate';
-// usage: node --import tsx test/bench/al-tune.ts '<json options>'   (tuning split: hold-out 0.2 removed, then 0.2 of the rest as the tuning test)
+// usage: node --import tsx test/bench/al-tune.ts '<json options>'   (tuning split: hold-out 0.2 removed, then 0.2 of the rest as the tuning test;
+// "salt" draws another tuning split of the same dev part)
 (async () => {
   const opts = JSON.parse(process.argv[2] ?? '{}');
   const d = await labelledEmbeddings('/work/shared/datasets/tinyimagenet-wordnet', { cacheDir: process.env.TAXON_TUNE_CACHE ?? '/tmp/taxon-bench-cache' });
@@ -12,7 +13,7 @@ import { simulate } from '../../src/core/learn/simulate';
   const poolRows: number[] = [], testRows: number[] = [];
   d.images.forEach((im, i) => {
     if (isHeldOut(im, 0.2)) return; // the real test part: never used for tuning
-    if (isHeldOut(im, 0.2, 'taxon-al-tune:')) testRows.push(i); else poolRows.push(i);
+    if (isHeldOut(im, 0.2, opts.salt ?? 'taxon-al-tune:')) testRows.push(i); else poolRows.push(i);
   });
   const sub = (rows: number[]) => { const data = new Float32Array(rows.length * d.raw.dim); rows.forEach((r, i) => data.set(d.raw.data.subarray(r * d.raw.dim, (r + 1) * d.raw.dim), i * d.raw.dim)); return { data, n: rows.length, dim: d.raw.dim }; };
   const res = simulate({ taxonomy: t, pool: sub(poolRows), poolLeaf: Int32Array.from(poolRows, (r) => d.labels[r].length ? deepest(t, d.labels[r]) : -1), test: sub(testRows), testTruth: Int32Array.from(testRows, (r) => deepest(t, d.labels[r])) },

@@ -42,7 +42,8 @@ export function queueSuite(quick: boolean): Record<string, unknown> {
     embeddings: { data: E, n, dim: D },
     clusters: new ClusterCache(),
     levels: levelStructure(t),
-    options: { hybridSwitchLabelsPerLeaf: 0 },
+    // past the hybrid's switch and the multi-level warm start: each strategy ranks by its own measure
+    options: { hybridSwitchLabelsPerLeaf: 0, multilevelWarmStart: 0 },
   };
   // The pool's k-means clustering and typicality: once per pool, cached between rankings (as in a session).
   const k0 = performance.now();

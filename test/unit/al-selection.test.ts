@@ -102,8 +102,8 @@ test('each uncertainty strategy ranks the confused item above the certain one', 
   M.data[t.size + a2] = 0.35;
   M.data[t.size + b] = 0.25;
   marginalsFromLeaves(t, M);
-  // the multi-level strategies' batches are drawn (power sampling): here their plain top-K
-  const ctx: SelectionContext = { taxonomy: t, candidates: [0, 1], labelled: [], marginals: M, options: { multilevelPower: 0 } };
+  // the multi-level strategies' batches are drawn (power sampling): here their plain top-K, from the first label on (no warm start)
+  const ctx: SelectionContext = { taxonomy: t, candidates: [0, 1], labelled: [], marginals: M, options: { multilevelPower: 0, multilevelWarmStart: 0 } };
   for (const s of ['multilevel-entropy', 'multilevel-margin', 'entropy', 'margin', 'least-confidence'] as const) {
     const sc = scoreItems(s, ctx);
     assert.ok(sc[1] > sc[0], `${s}: ${sc[1]} > ${sc[0]}`);
@@ -199,7 +199,7 @@ function uncertainBlobs() {
 test('stratified multi-level picks take one image per cluster, the most uncertain in it, before any cluster gets a second', () => {
   const { X, blobOf, t, M } = uncertainBlobs();
   const candidates = Array.from({ length: 120 }, (_, i) => i);
-  const base: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { typicalMaxClusters: 4, typicalMinClusterSize: 5, multilevelPower: 0, densityWeight: 0 } };
+  const base: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { typicalMaxClusters: 4, typicalMinClusterSize: 5, multilevelPower: 0, densityWeight: 0, multilevelWarmStart: 0 } };
   // the plain top-4 (no power sampling, no density) all come from blob 0
   assert.deepEqual(new Set(selectBatch('multilevel-entropy', base, 4).map((r) => blobOf[r])), new Set([0]));
   const u = scoreItems('multilevel-entropy', base);
@@ -238,7 +238,7 @@ test('hybrid set to clusters (Cluster-Margin) takes the most uncertain of each c
 test('power sampling draws uncertain images more often, the same draw for the same seed', () => {
   const { X, t, M } = uncertainBlobs();
   const candidates = Array.from({ length: 120 }, (_, i) => i);
-  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { multilevelPower: 2, densityWeight: 0 } };
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { multilevelPower: 2, densityWeight: 0, multilevelWarmStart: 0 } };
   assert.deepEqual(selectBatch('multilevel-entropy', ctx, 10, seededRandom(2)), selectBatch('multilevel-entropy', ctx, 10, seededRandom(2)));
   const u = scoreItems('multilevel-entropy', ctx);
   let fromTop = 0;
@@ -282,7 +282,7 @@ test('multi-level entropy by default passes over uncertain outliers that the tex
   // the four far outliers are the most uncertain
   const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob < 0 ? 0.5 : 0.75));
   const candidates = Array.from({ length: X.n }, (_, i) => i);
-  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { typicalMaxClusters: 4 } };
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { typicalMaxClusters: 4, multilevelWarmStart: 0 } };
   const textbook = selectBatch('multilevel-entropy', { ...ctx, options: { ...ctx.options, multilevelPower: 0, densityWeight: 0 } }, 4);
   assert.deepEqual(textbook.map((r) => blobOf[r]), [-1, -1, -1, -1]);
   let outliers = 0;
@@ -373,4 +373,26 @@ test('the cluster cache tells apart two pools of the same size (a skipped row sw
   assert.equal(cache.cover(X, a, 4, 1, 0.5), cache.cover(X, a, 4, 1, 0.5), 'the same pool: cached');
   assert.notEqual(cache.cover(X, a, 4, 1, 0.5), cache.cover(X, b, 4, 1, 0.5));
   assert.notEqual(cache.get(X, a, 4, 1, 10), cache.get(X, b, 4, 1, 10));
+});
+
+test('multi-level strategies start with the hybrid\'s representative picks until the warm start, then rank by their measure', () => {
+  // the four far outliers are the most uncertain at every level
+  const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob < 0 ? 0.5 : 0.75));
+  const candidates = Array.from({ length: X.n }, (_, i) => i);
+  // two labels per leaf (4 of the 2 leaves' rows), below the default warm start of 5
+  const labelled = [0, 1, 2, 3];
+  const rest = candidates.filter((r) => !labelled.includes(r));
+  const ctx: SelectionContext = { taxonomy: t, candidates: rest, labelled, embeddings: X, marginals: M, options: { typicalMaxClusters: 4, multilevelPower: 0, densityWeight: 0 } };
+  assert.equal(DEFAULT_SELECTION.multilevelWarmStart, 5);
+  for (const s of ['multilevel-entropy', 'multilevel-margin'] as const) {
+    // while warming: the hybrid's representative batch and queue order, no outlier
+    const batch = selectBatch(s, ctx, 4);
+    assert.deepEqual(batch, selectBatch('hybrid', ctx, 4), s);
+    assert.ok(batch.every((r) => blobOf[r] >= 0), `${s}: ${batch.map((r) => blobOf[r])}`);
+    assert.deepEqual(Array.from(scoreItems(s, ctx)), Array.from(scoreItems('hybrid', ctx)), s);
+    // from the warm start on: the measure (here its plain top-K, which takes the uncertain outliers)
+    const warm = { ...ctx, options: { ...ctx.options, multilevelWarmStart: 2 } };
+    assert.deepEqual(selectBatch(s, warm, 4).map((r) => blobOf[r]), [-1, -1, -1, -1], s);
+  }
+  assert.throws(() => selectBatch('multilevel-entropy', { ...ctx, options: { multilevelWarmStart: -1 } }, 4), /multi-level warm start -1 is not a number ≥ 0 \(setting taxon\.queue\.multilevelWarmStartLabelsPerLeaf\)/);
 });

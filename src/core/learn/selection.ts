@@ -64,6 +64,12 @@ export interface SelectionOptions {
   hybridDensity?: number;
   /** Hybrid: farthest-first also keeps away from the labelled items, not only from the batch. */
   hybridAvoidLabelled?: boolean;
+  /**
+   * Multi-level strategies: below this many labels per leaf a batch (and the queue's order) is the
+   * hybrid's representative one: a model that has seen a label or two per leaf makes every
+   * uncertainty measure pick outliers (0: the measure from the first label on).
+   */
+  multilevelWarmStart?: number;
   /** Multi-level strategies: top-(this × batch) by the measure, thinned by farthest-first (1: plain top-K). */
   multilevelCandidates?: number;
   /** Multi-level strategies: the measure times (typicality relative to its cluster's best, typical's clusters)^this (0: off). */
@@ -117,6 +123,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridAvoidLabelled: false,
   hybridDiversity: 'clusters',
   hybridDensity: 1,
+  multilevelWarmStart: 5,
   multilevelCandidates: 1,
   densityWeight: 2,
   multilevelStratify: '',
@@ -145,6 +152,7 @@ export const QUEUE_SETTINGS = {
   hybridRepresentative: 'taxon.queue.hybridRepresentative',
   hybridDiversity: 'taxon.queue.hybridDiversity',
   hybridDensity: 'taxon.queue.hybridDensity',
+  multilevelWarmStart: 'taxon.queue.multilevelWarmStartLabelsPerLeaf',
 } as const;
 
 /**
@@ -226,6 +234,7 @@ function resolved(ctx: SelectionContext) {
   if (o.hybridRepresentative !== 'cover' && o.hybridRepresentative !== 'typical') throw new Error(`unknown representative phase ${JSON.stringify(o.hybridRepresentative)} (setting taxon.queue.hybridRepresentative); it is cover or typical`);
   if (o.hybridDiversity !== 'farthest' && o.hybridDiversity !== 'clusters') throw new Error(`unknown hybrid diversity ${JSON.stringify(o.hybridDiversity)} (setting taxon.queue.hybridDiversity); it is clusters or farthest`);
   if (!(o.hybridDensity >= 0)) throw new Error(`hybrid density ${o.hybridDensity} is not a number ≥ 0 (setting taxon.queue.hybridDensity)`);
+  if (!(o.multilevelWarmStart >= 0)) throw new Error(`multi-level warm start ${o.multilevelWarmStart} is not a number ≥ 0 (setting taxon.queue.multilevelWarmStartLabelsPerLeaf)`);
   if (!(o.coverBalance >= 0)) throw new Error(`cover balance ${o.coverBalance} is not a number ≥ 0`);
   if (!(o.coverPurity > 0 && o.coverPurity <= 1)) throw new Error(`cover purity ${o.coverPurity} is outside (0, 1]`);
   const levels = ctx.levels ?? levelStructure(ctx.taxonomy);
@@ -291,6 +300,12 @@ export function hybridTypicalShare(ctx: SelectionContext): number {
   return Math.max(0, 1 - (perLeaf - o.hybridSwitchLabelsPerLeaf) / o.hybridBlendLabelsPerLeaf);
 }
 
+/** Whether a multi-level strategy is still in its warm start (the hybrid's representative picks). */
+function multilevelWarming(ctx: SelectionContext): boolean {
+  const { o } = resolved(ctx);
+  return ctx.labelled.length / Math.max(1, levelStructureLeaves(ctx)) < o.multilevelWarmStart;
+}
+
 function levelStructureLeaves(ctx: SelectionContext): number {
   return (ctx.levels ?? levelStructure(ctx.taxonomy)).leaves.length;
 }
@@ -299,7 +314,8 @@ function levelStructureLeaves(ctx: SelectionContext): number {
  * The per-item score the queue is sorted by (higher first), out[i] for candidates[i]. For the
  * uncertainty strategies it is the measure; for typical, the item's typicality relative to its
  * cluster's most typical, divided by 1 + the labels already in its cluster; for hybrid, typical's
- * score in the representative phase and the hybrid measure after; for random, a seeded draw.
+ * score in the representative phase and the hybrid measure after (the multi-level strategies: the
+ * same representative score during their warm start); for random, a seeded draw.
  */
 export function scoreItems(strategy: StrategyName, ctx: SelectionContext, rand: () => number = seededRandom(1)): Float64Array {
   switch (strategy) {
@@ -311,6 +327,9 @@ export function scoreItems(strategy: StrategyName, ctx: SelectionContext, rand: 
       // With no predictions yet (cold start) the queue can only be representative.
       return ctx.marginals === undefined || hybridTypicalShare(ctx) >= 1 ? representativeScores(ctx) : hybridScores(ctx);
     }
+    case 'multilevel-entropy':
+    case 'multilevel-margin':
+      return multilevelWarming(ctx) ? representativeScores(ctx) : uncertainty(strategy, ctx);
     default:
       return uncertainty(strategy, ctx);
   }
@@ -350,6 +369,7 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
     case 'multilevel-entropy':
     case 'multilevel-margin': {
       const { o } = resolved(ctx);
+      if (multilevelWarming(ctx)) return representativeBatch(ctx, B);
       if (o.multilevelStratify && ctx.embeddings) return stratifiedBatch(strategy, ctx, B, o.multilevelStratify, o.stratifyDensity, o.multilevelPower, rand);
       if (o.multilevelPower > 0) return topK(ctx.candidates, powerKeys(uncertainty(strategy, ctx), o.multilevelPower, rand), B);
       return o.multilevelCandidates > 1 && ctx.embeddings ? diverseTop(strategy, uncertainty(strategy, ctx), ctx, B, o.multilevelCandidates, []) : topK(ctx.candidates, uncertainty(strategy, ctx), B);
