@@ -294,7 +294,7 @@ function hybridScores(ctx: SelectionContext): Float64Array {
 /** Whether hybrid is still in its representative phase, and the typical share of a batch. */
 export function hybridTypicalShare(ctx: SelectionContext): number {
   const { o } = resolved(ctx);
-  const perLeaf = ctx.labelled.length / Math.max(1, levelStructureLeaves(ctx));
+  const perLeaf = labelsPerLeaf(ctx);
   if (perLeaf < o.hybridSwitchLabelsPerLeaf) return 1;
   if (o.hybridBlendLabelsPerLeaf <= 0) return 0;
   return Math.max(0, 1 - (perLeaf - o.hybridSwitchLabelsPerLeaf) / o.hybridBlendLabelsPerLeaf);
@@ -303,11 +303,12 @@ export function hybridTypicalShare(ctx: SelectionContext): number {
 /** Whether a multi-level strategy is still in its warm start (the hybrid's representative picks). */
 function multilevelWarming(ctx: SelectionContext): boolean {
   const { o } = resolved(ctx);
-  return ctx.labelled.length / Math.max(1, levelStructureLeaves(ctx)) < o.multilevelWarmStart;
+  return labelsPerLeaf(ctx) < o.multilevelWarmStart;
 }
 
-function levelStructureLeaves(ctx: SelectionContext): number {
-  return (ctx.levels ?? levelStructure(ctx.taxonomy)).leaves.length;
+/** Labels so far per leaf of the taxonomy: where the hybrid's switch and the multi-level warm start stand. */
+function labelsPerLeaf(ctx: SelectionContext): number {
+  return ctx.labelled.length / Math.max(1, (ctx.levels ?? levelStructure(ctx.taxonomy)).leaves.length);
 }
 
 /**
