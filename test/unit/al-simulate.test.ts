@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_LBFGS } from '../../src/core/learn/softmax';
-import { simulate, SIMULATION_DEFAULTS, type SimulationData } from '../../src/core/learn/simulate';
+import { l2At, leadingColumns, simulate, SIMULATION_DEFAULTS, type SimulationData } from '../../src/core/learn/simulate';
 import { hierarchicalClusters } from './learn-synthetic';
 
 /** 12 leaves under 3 top nodes, 900 pool and 300 test items. */
@@ -37,4 +37,30 @@ test('al-sim fits its classifier as the product fits its own: to convergence, no
   // random runs beside every strategy (its curve is the yardstick) and is reported only when asked for
   assert.deepEqual(r.strategies.map((s) => s.strategy), ['hybrid']);
   assert.equal(r.setup.maxIterations, DEFAULT_LBFGS.maxIterations);
+});
+
+test('al-sim regularises as labels grow: λ = c / labels (scikit-learn\'s constant C), or a fixed λ when given one', () => {
+  assert.deepEqual(SIMULATION_DEFAULTS.l2, { perLabel: 10 });
+  assert.equal(l2At({ perLabel: 10 }, 1000), 0.01);
+  assert.equal(l2At({ perLabel: 10 }, 4000), 0.0025);
+  assert.equal(l2At(1e-3, 4000), 1e-3);
+  // no labels yet: no division by zero
+  assert.equal(l2At({ perLabel: 10 }, 0), 10);
+  const fixed = simulate(data(), { strategies: ['random'], batch: 24, budget: 60, repeats: 1, dims: 8, l2: 1e-3 });
+  const scheduled = simulate(data(), { strategies: ['random'], batch: 24, budget: 60, repeats: 1, dims: 8 });
+  assert.deepEqual(scheduled.setup.l2, { perLabel: 10 });
+  assert.equal(fixed.setup.l2, 1e-3);
+  // the same labels (random's draws do not depend on the classifier), a different fit
+  assert.notDeepEqual(scheduled.strategies[0].curve, fixed.strategies[0].curve);
+});
+
+test('al-sim strategies see the leading principal directions of the classifier\'s projection, as the product\'s queue sees a PCA of its inputs', () => {
+  const F = { data: Float32Array.from([1, 2, 3, 4, 5, 6]), n: 2, dim: 3 };
+  assert.deepEqual(Array.from(leadingColumns(F, 2).data), [1, 2, 4, 5]);
+  assert.equal(leadingColumns(F, 2).dim, 2);
+  assert.equal(leadingColumns(F, 3), F);
+  assert.equal(leadingColumns(F, 64), F);
+  const r = simulate(data(), { strategies: ['hybrid'], batch: 24, budget: 36, repeats: 1, dims: 12, geometryDims: 6 });
+  assert.equal(r.setup.dims, 12);
+  assert.equal(r.setup.geometryDims, 6);
 });

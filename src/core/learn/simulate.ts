@@ -14,7 +14,7 @@ import { FlatSoftmax } from './alternatives';
 import { drawToFront, pcaProjection, seededRandom } from './clustering';
 import { evaluate } from './metrics';
 import { deepest } from './model';
-import { ClusterCache, selectBatch, STRATEGIES, type SelectionOptions, type StrategyName } from './selection';
+import { ClusterCache, GEOMETRY_DIMS, selectBatch, STRATEGIES, type SelectionOptions, type StrategyName } from './selection';
 import { DEFAULT_LBFGS, fitPreprocessing, preprocess, softmaxProbabilities, type Features } from './softmax';
 import { isHeldOut } from './split';
 import { levelStructure, marginalsFromLeaves, type MarginalsMatrix } from './uncertainty';
@@ -41,18 +41,34 @@ export interface SimulationOptions {
   repeats?: number;
   /** Base seed; repeat r uses seed + r. */
   seed?: number;
-  /** Dimensions of the PCA projection the classifier and the strategies work on. */
+  /** Dimensions of the PCA projection the classifier works on. */
   dims?: number;
+  /**
+   * The strategies' geometry (k-means, typicality, coverage): the first this many principal
+   * directions of the classifier's projection, as the product's queue takes a PCA of its
+   * classifier inputs (GEOMETRY_DIMS); at most `dims`.
+   */
+  geometryDims?: number;
   /** Whiten the projection with this shrinkage (projection.ts); undefined: a plain PCA projection. */
   whiten?: number;
-  /** L2 strength of the softmax. */
-  l2?: number;
+  /**
+   * L2 strength of the softmax: a fixed λ, or `{ perLabel: c }` for λ = c / (labels so far) each
+   * round (a constant C = 1/c on the summed loss, as scikit-learn's LogisticRegression has it).
+   */
+  l2?: L2Schedule;
   /** At most this many L-BFGS iterations per round (warm-started; the fit stops earlier at the tolerances of the product's own fits). */
   maxIterations?: number;
   selection?: SelectionOptions;
   /** Per-strategy selection options (tuning runs). */
   selectionFor?: Partial<Record<string, SelectionOptions>>;
   onProgress?: (message: string) => void;
+}
+
+export type L2Schedule = number | { perLabel: number };
+
+/** The L2 strength of a round with `labels` labels. */
+export function l2At(l2: L2Schedule, labels: number): number {
+  return typeof l2 === 'number' ? l2 : l2.perLabel / Math.max(1, labels);
 }
 
 export interface CurvePoint {
@@ -85,7 +101,8 @@ export interface SimulationResult {
     repeats: number;
     classifier: string;
     dims: number;
-    l2: number;
+    geometryDims: number;
+    l2: L2Schedule;
     maxIterations: number;
     /** random's mean leaf top-1 at each checkpoint. */
     randomAt: Record<string, number>;
@@ -96,9 +113,12 @@ export interface SimulationResult {
 /**
  * The protocol. The classifier is fitted to convergence each round, as the product fits its own
  * (until session 8 it was capped at 25 iterations for speed: an under-fitted classifier, which
- * cost the uncertainty strategies more than random sampling; docs/al-tuning.md, session 9).
+ * cost the uncertainty strategies more than random sampling; docs/al-tuning.md, session 9), with
+ * an L2 strength that falls as labels grow, λ = 10 / labels (until session 9 a fixed 1e-3: too
+ * weak for every label count, 2–2.5 points of random sampling's accuracy lost at 1,000 and 2,000
+ * labels; chosen by random sampling's accuracy on the tuning split, docs/al-tuning.md, session 10).
  */
-export const SIMULATION_DEFAULTS = { seedPerLeaf: 1, batch: 200, budget: 4000, repeats: 3, seed: 1, dims: 64, l2: 1e-3, maxIterations: DEFAULT_LBFGS.maxIterations };
+export const SIMULATION_DEFAULTS = { seedPerLeaf: 1, batch: 200, budget: 4000, repeats: 3, seed: 1, dims: 64, geometryDims: GEOMETRY_DIMS, l2: { perLabel: 10 } as L2Schedule, maxIterations: DEFAULT_LBFGS.maxIterations };
 
 /** The first (interpolated) number of labels at which the curve reaches `target`; null if it never does. */
 export function labelsToReach(curve: readonly CurvePoint[], target: number): number | null {
@@ -187,7 +207,8 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
   const t = data.taxonomy;
   const log = options.onProgress ?? (() => undefined);
   const { pool, test } = simulationFeatures(data, o.dims, options.whiten);
-  log(`features: ${pool.n} pool and ${test.n} test rows, PCA ${pool.dim}-d (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  const geometry = leadingColumns(pool, o.geometryDims);
+  log(`features: ${pool.n} pool and ${test.n} test rows, PCA ${pool.dim}-d, geometry ${geometry.dim}-d (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   const levels = levelStructure(t);
   const clusters = new ClusterCache();
   const leaves = t.leaves();
@@ -208,7 +229,8 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
       if (!info) throw new Error(`unknown strategy ${JSON.stringify(strategy)}`);
       // Seeded by name, so that a strategy's run does not depend on which others run beside it.
       const rand = seededRandom((o.seed + rep) * 1000003 + nameHash(strategy));
-      const classifier = new FlatSoftmax(t, pool.dim, { l2: o.l2, maxIterations: o.maxIterations });
+      const fit = { l2: l2At(o.l2, seeds.length), maxIterations: o.maxIterations };
+      const classifier = new FlatSoftmax(t, pool.dim, fit);
       const isLabelled = new Uint8Array(pool.n);
       const labelled: number[] = [];
       const rowLabels: number[][] = Array.from({ length: pool.n }, () => []);
@@ -223,6 +245,7 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
       add(seeds);
       const curve: CurvePoint[] = [];
       for (;;) {
+        fit.l2 = l2At(o.l2, labelled.length);
         classifier.train(pool, rowLabels);
         curve.push({ labels: labelled.length, ...judge(classifier, test, data.testTruth, t, leaves) });
         if (labelled.length >= o.budget) break;
@@ -235,7 +258,7 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
             taxonomy: t,
             candidates,
             labelled,
-            embeddings: pool,
+            embeddings: geometry,
             marginals,
             options: { ...o.selection, ...options.selectionFor?.[strategy] },
             clusters,
@@ -270,9 +293,17 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
   for (const c of checkpoints(o.budget)) randomAt[String(c)] = accuracyAt(randomCurve, c);
   return {
     strategies: results,
-    setup: { pool: usable.length, test: test.n, leaves: leaves.length, seedPerLeaf: o.seedPerLeaf, batch: o.batch, budget: o.budget, repeats: o.repeats, classifier: 'flat softmax (PCA)', dims: pool.dim, l2: o.l2, maxIterations: o.maxIterations, randomAt },
+    setup: { pool: usable.length, test: test.n, leaves: leaves.length, seedPerLeaf: o.seedPerLeaf, batch: o.batch, budget: o.budget, repeats: o.repeats, classifier: 'flat softmax (PCA)', dims: pool.dim, geometryDims: geometry.dim, l2: o.l2, maxIterations: o.maxIterations, randomAt },
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** The first `dims` columns of F (F itself when it has no more): with F a PCA projection, the top `dims` principal directions. */
+export function leadingColumns(F: Features, dims: number): Features {
+  if (!(dims < F.dim)) return F;
+  const data = new Float32Array(F.n * dims);
+  for (let r = 0; r < F.n; r++) data.set(F.data.subarray(r * F.dim, r * F.dim + dims), r * dims);
+  return { data, n: F.n, dim: dims };
 }
 
 /** Leaf top-1 and hF1 of the leaf argmax on the test rows. */
