@@ -379,11 +379,12 @@ test('multi-level strategies start with the hybrid\'s representative picks until
   // the four far outliers are the most uncertain at every level
   const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob < 0 ? 0.5 : 0.75));
   const candidates = Array.from({ length: X.n }, (_, i) => i);
-  // two labels per leaf (4 of the 2 leaves' rows), below the default warm start of 5
+  // two labels per leaf (4 of the 2 leaves' rows), below the default warm start (the hybrid's switch, 8)
   const labelled = [0, 1, 2, 3];
   const rest = candidates.filter((r) => !labelled.includes(r));
   const ctx: SelectionContext = { taxonomy: t, candidates: rest, labelled, embeddings: X, marginals: M, options: { typicalMaxClusters: 4, multilevelPower: 0, densityWeight: 0 } };
-  assert.equal(DEFAULT_SELECTION.multilevelWarmStart, 5);
+  assert.equal(DEFAULT_SELECTION.multilevelWarmStart, 8);
+  assert.equal(DEFAULT_SELECTION.multilevelWarmStart, DEFAULT_SELECTION.hybridSwitchLabelsPerLeaf);
   for (const s of ['multilevel-entropy', 'multilevel-margin'] as const) {
     // while warming: the hybrid's representative batch and queue order, no outlier
     const batch = selectBatch(s, ctx, 4);

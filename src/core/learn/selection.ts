@@ -123,7 +123,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridAvoidLabelled: false,
   hybridDiversity: 'clusters',
   hybridDensity: 1,
-  multilevelWarmStart: 5,
+  multilevelWarmStart: 8,
   multilevelCandidates: 1,
   densityWeight: 2,
   multilevelStratify: '',
