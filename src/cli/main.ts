@@ -17,7 +17,7 @@ import { DEFAULT_FOLDS, DEFAULT_SUSPECT_SCORE } from '../core/learn/audit';
 import { auditDataset } from '../core/learn/auditWorkflow';
 import { DEFAULT_DUPLICATE_SIMILARITY } from '../core/learn/duplicates';
 import { DEFAULT_STRATEGY, isStrategy, STRATEGY_NAMES, type StrategyName } from '../core/learn/selection';
-import { simulate, simulationData, SIMULATION_DEFAULTS } from '../core/learn/simulate';
+import { simulate, simulationData, SIMULATION_DEFAULTS, type L2Schedule } from '../core/learn/simulate';
 import { fileSha256, loadClassifiers, saveClassifiers } from '../core/learn/store';
 import { labelledEmbeddings as datasetEmbeddings } from '../core/learn/workflow';
 import { defaultModelPath } from '../core/model/backbone';
@@ -597,7 +597,7 @@ async function alSim(args: string[], io: Io): Promise<number> {
     return 0;
   }
   const keys = Object.keys(r.setup.randomAt);
-  io.out(`${r.setup.pool} pool items, ${r.setup.test} test items, ${r.setup.leaves} leaves; ${r.setup.classifier} ${r.setup.dims}-d; ${repeats} repeat(s), ${seedPerLeaf} seed label(s) per leaf, batches of ${batch}`);
+  io.out(`${r.setup.pool} pool items, ${r.setup.test} test items, ${r.setup.leaves} leaves; ${r.setup.classifier} ${r.setup.dims}-d, L2 ${describeL2(r.setup.l2)}; ${repeats} repeat(s), ${seedPerLeaf} seed label(s) per leaf, batches of ${batch}`);
   io.out(`random's leaf top-1: ${keys.map((k) => `${(r.setup.randomAt[k] * 100).toFixed(2)} % at ${k}`).join(', ')}`);
   io.out(`${'strategy'.padEnd(20)}${keys.map((k) => `to match ${k}`.padStart(16)).join('')}   leaf top-1 / hF1 at ${budget}`);
   for (const s of r.strategies) {
@@ -605,6 +605,10 @@ async function alSim(args: string[], io: Io): Promise<number> {
     io.out(`${s.strategy.padEnd(20)}${keys.map((k) => String(s.labelsToMatchRandom[k] ?? 'never').padStart(16)).join('')}   ${(last.leafTop1 * 100).toFixed(2)} % / ${(last.hF1 * 100).toFixed(2)} %`);
   }
   return 0;
+}
+
+function describeL2(l2: L2Schedule): string {
+  return typeof l2 === 'number' ? String(l2) : `${l2.perLabel} / labels`;
 }
 
 function round(x: number): number {
