@@ -15,7 +15,7 @@ import { drawToFront, pcaProjection, seededRandom } from './clustering';
 import { evaluate } from './metrics';
 import { deepest } from './model';
 import { ClusterCache, GEOMETRY_DIMS, selectBatch, STRATEGIES, type SelectionOptions, type StrategyName } from './selection';
-import { DEFAULT_LBFGS, fitPreprocessing, preprocess, softmaxProbabilities, type Features } from './softmax';
+import { DEFAULT_LBFGS, fitPreprocessing, preprocess, softmaxProbabilities, type Features, type FitOptions } from './softmax';
 import { isHeldOut } from './split';
 import { levelStructure, marginalsFromLeaves, type MarginalsMatrix } from './uncertainty';
 import { labelledEmbeddings, type LearningPaths } from './workflow';
@@ -229,7 +229,8 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
       if (!info) throw new Error(`unknown strategy ${JSON.stringify(strategy)}`);
       // Seeded by name, so that a strategy's run does not depend on which others run beside it.
       const rand = seededRandom((o.seed + rep) * 1000003 + nameHash(strategy));
-      const fit = { l2: l2At(o.l2, seeds.length), maxIterations: o.maxIterations };
+      // the classifier reads its options at each fit: the round's L2 strength is set just before it
+      const fit: FitOptions = { maxIterations: o.maxIterations };
       const classifier = new FlatSoftmax(t, pool.dim, fit);
       const isLabelled = new Uint8Array(pool.n);
       const labelled: number[] = [];
