@@ -6,6 +6,7 @@
 import type { Taxonomy } from '../taxonomy';
 import { drawToFront, farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
 import { COVER_MAX_ROWS, Coverage, coverBatch, coverGraph, type CoverGraph } from './coverage';
+import { binaryBald, topTwoGap } from './laplace';
 import type { Features } from './softmax';
 import { levelStructure, levelWeights, measureFunction, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
 
@@ -45,8 +46,8 @@ export interface SelectionOptions {
   hybridSwitchLabelsPerLeaf?: number;
   /** Hybrid: labels per leaf over which the typical share of a batch falls linearly to zero (0: a hard switch). */
   hybridBlendLabelsPerLeaf?: number;
-  /** Hybrid: the uncertainty measure after the switch. */
-  hybridMeasure?: UncertaintyMeasure;
+  /** Hybrid: the uncertainty measure after the switch ('bald': the model's own doubt, ctx.epistemic; laplace.ts). */
+  hybridMeasure?: UncertaintyMeasure | 'bald';
   /** Hybrid: the batch after the switch is picked among the top (this × batch) most uncertain. */
   hybridCandidates?: number;
   /**
@@ -62,6 +63,8 @@ export interface SelectionOptions {
    * (information density; 0: off).
    */
   hybridDensity?: number;
+  /** Hybrid after the switch: this share of each batch is drawn uniformly at random from the candidates (0: off). */
+  hybridRandomShare?: number;
   /** Hybrid: farthest-first also keeps away from the labelled items, not only from the batch. */
   hybridAvoidLabelled?: boolean;
   /**
@@ -121,6 +124,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridMeasure: 'margin',
   hybridCandidates: 10,
   hybridAvoidLabelled: false,
+  hybridRandomShare: 0,
   hybridDiversity: 'clusters',
   hybridDensity: 1,
   multilevelWarmStart: 8,
@@ -286,9 +290,25 @@ function measured(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Ar
  */
 function hybridScores(ctx: SelectionContext): Float64Array {
   const { o } = resolved(ctx);
-  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.hybridDensity}`, () =>
-    weighDensity(uncertainty(o.hybridMeasure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } }), ctx, o.hybridDensity),
-  );
+  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.hybridDensity}`, () => {
+    if (o.hybridMeasure === 'bald') return weighDensity(baldScores(ctx), ctx, o.hybridDensity);
+    return weighDensity(uncertainty(o.hybridMeasure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } }), ctx, o.hybridDensity);
+  });
+}
+
+/**
+ * The prior precision of the 'bald' measure's Laplace posterior: scikit-learn's C = 0.1, the L2
+ * strength of al-sim's classifier (λ = 10 / labels on the mean loss is a precision of 10 on the sum).
+ */
+export const BALD_PRIOR_PRECISION = 10;
+
+/** BALD of each candidate's top-two-leaf decision (laplace.ts): what a label would teach a linear softmax on the geometry with the model's probabilities. */
+function baldScores(ctx: SelectionContext): Float64Array {
+  const { levels } = resolved(ctx);
+  const X = need(ctx.embeddings, 'hybrid', 'embeddings');
+  const M = need(ctx.marginals, 'hybrid', 'predictions (marginals)');
+  const e = topTwoGap({ X, M, leaves: levels.leaves, labelled: ctx.labelled, priorPrecision: BALD_PRIOR_PRECISION, rows: ctx.candidates });
+  return Float64Array.from(e.gap, (mu, i) => binaryBald(mu, e.variance[i]));
 }
 
 /** Whether hybrid is still in its representative phase, and the typical share of a batch. */
@@ -366,7 +386,7 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
     case 'typical':
       return typicalBatch(ctx, B);
     case 'hybrid':
-      return hybridBatch(ctx, B);
+      return hybridBatch(ctx, B, rand);
     case 'multilevel-entropy':
     case 'multilevel-margin': {
       const { o } = resolved(ctx);
@@ -679,16 +699,24 @@ function stratifiedBatch(measure: UncertaintyMeasure, ctx: SelectionContext, B: 
  * (or thinned by farthest-first traversal on the embeddings) so that a batch holds no
  * near-duplicates.
  */
-function hybridBatch(ctx: SelectionContext, B: number): number[] {
+function hybridBatch(ctx: SelectionContext, B: number, rand: () => number): number[] {
   const { o } = resolved(ctx);
   const share = ctx.marginals === undefined ? 1 : hybridTypicalShare(ctx);
   const nTypical = Math.round(share * B);
   const out = nTypical > 0 ? representativeBatch(ctx, nTypical) : [];
   if (out.length >= B) return out;
+  const nRandom = share < 1 ? Math.round(o.hybridRandomShare * (B - out.length)) : 0;
+  if (nRandom > 0) {
+    const taken = new Set(out);
+    const pool = Array.from(ctx.candidates).filter((r) => !taken.has(r));
+    drawToFront(pool, nRandom, rand);
+    out.push(...pool.slice(0, nRandom));
+    if (out.length >= B) return out;
+  }
   const picked = new Set(out);
   const rest = out.length ? Array.from(ctx.candidates).filter((r) => !picked.has(r)) : ctx.candidates;
   const anchors = o.hybridAvoidLabelled ? [...Array.from(ctx.labelled), ...out] : out;
-  if (o.hybridStratify && ctx.embeddings) {
+  if (o.hybridStratify && ctx.embeddings && o.hybridMeasure !== 'bald') {
     return out.concat(stratifiedBatch(o.hybridMeasure, { ...ctx, candidates: rest, labelled: [...Array.from(ctx.labelled), ...out] }, B - out.length, o.hybridStratify, o.stratifyDensity));
   }
   const restCtx = { ...ctx, candidates: rest };

@@ -252,7 +252,8 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
         if (labelled.length >= o.budget) break;
         const candidates = usable.filter((r) => !isLabelled[r]);
         if (candidates.length === 0) break;
-        const marginals = info.usesPredictions ? poolMarginals(classifier, pool, candidates, t, leaves) : undefined;
+        // the labelled rows' too: the hybrid's Laplace posterior is made of them
+        const marginals = info.usesPredictions ? poolMarginals(classifier, pool, [...labelled, ...candidates], t, leaves) : undefined;
         const batch = selectBatch(
           base,
           {
@@ -322,7 +323,7 @@ function judge(classifier: FlatSoftmax, test: Features, truth: Int32Array, t: Ta
   return { leafTop1: m.leafTop1, hF1: m.hF1 };
 }
 
-/** Marginals of the candidate rows (other rows stay zero). */
+/** Marginals of the given rows (other rows stay zero). */
 function poolMarginals(classifier: FlatSoftmax, pool: Features, rows: number[], t: Taxonomy, leaves: number[]): MarginalsMatrix {
   const N = t.size;
   const M: MarginalsMatrix = { data: new Float32Array(pool.n * N), n: pool.n, nodes: N };

@@ -1,0 +1,187 @@
+/**
+ * How much of a softmax's doubt is the model's own (epistemic) rather than the data's: a Laplace
+ * approximation of the posterior over the weights of a linear softmax over the leaves, block-diagonal
+ * by class (each class's weight vector has the Hessian of the loss in it, Σᵢ pᵢₖ(1 − pᵢₖ) x̃ᵢx̃ᵢᵀ
+ * over the labelled rows, plus the prior's precision), gives the variance of the logit gap between
+ * a row's two most likely leaves; BALD on that binary
+ * decision (Houlsby et al. 2011, the probit approximation) is the information a label would give
+ * about the weights. An image on which the model is unsure because its neighbourhood is ambiguous
+ * (many labels around it, all disagreeing) scores low; one that is unsure for want of labels, high.
+ */
+import type { Features } from './softmax';
+import type { MarginalsMatrix } from './uncertainty';
+
+export interface LaplaceInput {
+  /** The inputs of the linear softmax (the strategies' geometry: a PCA of the classifier inputs). */
+  X: Features;
+  /** The model's marginals; the leaves' entries are the softmax's probabilities. */
+  M: MarginalsMatrix;
+  /** The leaves' node ids: the softmax's classes. */
+  leaves: ArrayLike<number>;
+  /** The labelled rows (their probabilities make the Hessian). */
+  labelled: ArrayLike<number>;
+  /** The prior's precision on every weight (a Gaussian prior; 1/C in scikit-learn's terms). */
+  priorPrecision: number;
+  /** Rows to score. */
+  rows: ArrayLike<number>;
+}
+
+/**
+ * A labelled row adds to the Hessians of its this many most likely classes only (the others'
+ * p(1 − p) is small; the cost is labels × this × (dim + 1)² / 2 instead of labels × K × …).
+ */
+const TOP_CLASSES = 16;
+/** Probabilities are floored here for the logit gap (float32 marginals underflow). */
+const FLOOR = 1e-30;
+
+/**
+ * For each of `rows` (out[i] for rows[i]): the logit gap μ ≥ 0 between its two most likely leaves
+ * and the gap's variance σ² under the Laplace posterior of a linear softmax over the leaves on X
+ * whose probabilities are the model's (block-diagonal by class: Hₖ = Σ_labelled pₖ(1 − pₖ) x̃x̃ᵀ +
+ * prior, x̃ = [x, 1]; σ² = x̃ᵀ(H_a⁻¹ + H_b⁻¹)x̃).
+ */
+export function topTwoGap(input: LaplaceInput): { gap: Float64Array; variance: Float64Array } {
+  const { X, M, leaves, labelled, priorPrecision, rows } = input;
+  const K = leaves.length;
+  const dim = X.dim;
+  const D = dim + 1;
+  const H = new Float64Array(K * D * D);
+  for (let k = 0; k < K; k++) for (let j = 0; j < D; j++) H[k * D * D + j * D + j] = priorPrecision;
+  const p = new Float64Array(K);
+  const x = new Float64Array(D);
+  const top = new Int32Array(Math.min(TOP_CLASSES, K));
+  for (let i = 0; i < labelled.length; i++) {
+    const r = labelled[i];
+    read(X, M, leaves, r, p, x);
+    for (const k of topClasses(p, top.length, top)) {
+      const v = p[k] * (1 - p[k]);
+      if (!(v > 0)) continue;
+      const o = k * D * D;
+      for (let a = 0; a < D; a++) {
+        const va = v * x[a];
+        const oa = o + a * D;
+        for (let b = a; b < D; b++) H[oa + b] += va * x[b];
+      }
+    }
+  }
+  // Σₖ = Hₖ⁻¹ (its upper triangle filled in above)
+  for (let k = 0; k < K; k++) invertSpd(H.subarray(k * D * D, (k + 1) * D * D), D);
+  const gap = new Float64Array(rows.length);
+  const variance = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    read(X, M, leaves, rows[i], p, x);
+    let a = 0;
+    let b = -1;
+    for (let k = 1; k < K; k++) {
+      if (p[k] > p[a]) {
+        b = a;
+        a = k;
+      } else if (b < 0 || p[k] > p[b]) b = k;
+    }
+    if (b < 0) continue;
+    gap[i] = Math.log(Math.max(p[a], FLOOR)) - Math.log(Math.max(p[b], FLOOR));
+    variance[i] = quadratic(H, a * D * D, x, D) + quadratic(H, b * D * D, x, D);
+  }
+  return { gap, variance };
+}
+
+/** Row r's leaf probabilities into p and its input with a trailing 1 into x. */
+function read(X: Features, M: MarginalsMatrix, leaves: ArrayLike<number>, r: number, p: Float64Array, x: Float64Array): void {
+  const dim = X.dim;
+  for (let j = 0; j < dim; j++) x[j] = X.data[r * dim + j];
+  x[dim] = 1;
+  const o = r * M.nodes;
+  for (let k = 0; k < leaves.length; k++) p[k] = M.data[o + leaves[k]];
+}
+
+/**
+ * BALD of a binary decision whose logit is N(μ, σ²): H[E σ(f)] − E[H σ(f)], in bits, with the
+ * logistic taken as a probit (σ(f) ≈ Φ(f·√(π/8))) for a closed form (Houlsby et al. 2011, eq. 4).
+ */
+export function binaryBald(mu: number, variance: number): number {
+  const s = Math.PI / 8;
+  const a2 = mu * mu * s;
+  const b2 = variance * s;
+  const C2 = (Math.PI * Math.LN2) / 2;
+  const q = normalCdf(Math.sqrt(a2) / Math.sqrt(1 + b2));
+  const expected = (Math.sqrt(C2) / Math.sqrt(b2 + C2)) * Math.exp(-a2 / (2 * (b2 + C2)));
+  return Math.max(0, binaryEntropyBits(q) - expected);
+}
+
+/** The indices of the m largest entries of p, into out (unordered). */
+function topClasses(p: Float64Array, m: number, out: Int32Array): Int32Array {
+  // out[0 … m) holds the current top m; min tracks the smallest of them
+  for (let k = 0; k < m; k++) out[k] = k;
+  let min = 0;
+  for (let j = 1; j < m; j++) if (p[out[j]] < p[out[min]]) min = j;
+  for (let k = m; k < p.length; k++) {
+    if (p[k] <= p[out[min]]) continue;
+    out[min] = k;
+    min = 0;
+    for (let j = 1; j < m; j++) if (p[out[j]] < p[out[min]]) min = j;
+  }
+  return out;
+}
+
+function binaryEntropyBits(q: number): number {
+  if (q <= 0 || q >= 1) return 0;
+  return -(q * Math.log2(q) + (1 - q) * Math.log2(1 - q));
+}
+
+/** Φ by the complementary error function (Numerical Recipes' erfc, |error| < 1.2e-7). */
+function normalCdf(z: number): number {
+  const t = 1 / (1 + (0.5 * Math.abs(z)) / Math.SQRT2);
+  const y = t * Math.exp(-(z * z) / 2 - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return z >= 0 ? 1 - y / 2 : y / 2;
+}
+
+/** xᵀ A x for the symmetric D × D matrix A at `offset` of M (full storage). */
+function quadratic(M: Float64Array, offset: number, x: Float64Array, D: number): number {
+  let s = 0;
+  for (let a = 0; a < D; a++) {
+    const oa = offset + a * D;
+    let t = 0;
+    for (let b = 0; b < D; b++) t += M[oa + b] * x[b];
+    s += t * x[a];
+  }
+  return s;
+}
+
+/**
+ * Inverts, in place, the symmetric positive definite D × D matrix whose upper triangle A holds
+ * (full storage out). Cholesky A = LLᵀ, then A⁻¹ = L⁻ᵀL⁻¹.
+ */
+export function invertSpd(A: Float64Array, D: number): void {
+  const L = new Float64Array(D * D);
+  for (let j = 0; j < D; j++) {
+    let d = A[j * D + j];
+    for (let k = 0; k < j; k++) d -= L[j * D + k] * L[j * D + k];
+    if (!(d > 0)) throw new Error('the Laplace precision matrix is not positive definite');
+    const ljj = Math.sqrt(d);
+    L[j * D + j] = ljj;
+    for (let i = j + 1; i < D; i++) {
+      let s = A[j * D + i]; // upper triangle: A[j][i] = A[i][j]
+      for (let k = 0; k < j; k++) s -= L[i * D + k] * L[j * D + k];
+      L[i * D + j] = s / ljj;
+    }
+  }
+  // Linv: lower triangular inverse of L
+  const Li = new Float64Array(D * D);
+  for (let i = 0; i < D; i++) {
+    Li[i * D + i] = 1 / L[i * D + i];
+    for (let j = 0; j < i; j++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s -= L[i * D + k] * Li[k * D + j];
+      Li[i * D + j] = s / L[i * D + i];
+    }
+  }
+  // A⁻¹ = Liᵀ Li
+  for (let a = 0; a < D; a++) {
+    for (let b = a; b < D; b++) {
+      let s = 0;
+      for (let k = b; k < D; k++) s += Li[k * D + a] * Li[k * D + b];
+      A[a * D + b] = s;
+      A[b * D + a] = s;
+    }
+  }
+}

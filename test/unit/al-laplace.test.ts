@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { binaryBald, invertSpd, topTwoGap } from '../../src/core/learn/laplace';
+import { seededRandom } from '../../src/core/learn/clustering';
+
+test('laplace: invertSpd inverts a symmetric positive definite matrix from its upper triangle', () => {
+  const rand = seededRandom(3);
+  const D = 7;
+  const B = Array.from({ length: D * D }, () => rand() - 0.5);
+  const A = new Float64Array(D * D);
+  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) {
+    let s = i === j ? 0.3 : 0;
+    for (let k = 0; k < D; k++) s += B[i * D + k] * B[j * D + k];
+    A[i * D + j] = s;
+  }
+  const upper = A.map((v, idx) => (Math.floor(idx / D) <= idx % D ? v : 0)); // the lower triangle is not read
+  invertSpd(upper, D);
+  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) {
+    let s = 0;
+    for (let k = 0; k < D; k++) s += A[i * D + k] * upper[k * D + j];
+    assert.ok(Math.abs(s - (i === j ? 1 : 0)) < 1e-9, `(${i}, ${j}) ${s}`);
+  }
+  assert.throws(() => invertSpd(new Float64Array([1, 2, 2, 1]), 2), /not positive definite/);
+});
+
+test('laplace: binary BALD is 0 without doubt about the weights, near 1 bit at an even decision with much doubt, and matches Monte Carlo', () => {
+  assert.equal(binaryBald(0, 0), 0);
+  assert.equal(binaryBald(4, 0), 0);
+  assert.ok(binaryBald(0, 1e6) > 0.99);
+  // more doubt, more to learn; a clearer decision, less
+  assert.ok(binaryBald(0, 4) > binaryBald(0, 1));
+  assert.ok(binaryBald(3, 4) < binaryBald(0, 4));
+  const rand = seededRandom(9);
+  const h = (p: number) => (p <= 0 || p >= 1 ? 0 : -(p * Math.log2(p) + (1 - p) * Math.log2(1 - p)));
+  for (const [mu, v] of [[0, 1], [1, 10], [3, 100], [2, 2]]) {
+    let mean = 0;
+    let meanH = 0;
+    const n = 100000;
+    for (let i = 0; i < n; i++) {
+      const z = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+      const p = 1 / (1 + Math.exp(-(mu + Math.sqrt(v) * z)));
+      mean += p / n;
+      meanH += h(p) / n;
+    }
+    const mc = h(mean) - meanH;
+    assert.ok(Math.abs(binaryBald(mu, v) - mc) < 0.05, `μ ${mu}, σ² ${v}: ${binaryBald(mu, v)} against ${mc}`);
+  }
+});
+
+test('laplace: the top-two gap and its variance follow the data the classes were seen on', () => {
+  // three leaves (nodes 1, 2, 3 under a root 0) in 2-d: a softmax with weights w0 = (−1, 0, 0),
+  // w1 = (1, 0, 0), w2 = (0, 0, −5) separates 0 and 1 along x; leaf 2 is never likely
+  const rows = [
+    [-2, 0], [-2.5, 0.2], [-1.8, -0.1], // leaf 1's region
+    [2, 0], [2.2, 0.1], [1.9, -0.2], // leaf 2's region
+    [0, 0], // between them: seen, ambiguous
+    [0, 30], // far off in y: never seen
+  ];
+  const X = { data: Float32Array.from(rows.flat()), n: rows.length, dim: 2 };
+  const W = [[-1, 0, 0], [1, 0, 0], [0, 0, -5]];
+  const M = { data: new Float32Array(rows.length * 4), n: rows.length, nodes: 4 };
+  rows.forEach(([a, b], r) => {
+    const z = W.map((w) => Math.exp(w[0] * a + w[1] * b + w[2]));
+    const sum = z.reduce((s, v) => s + v, 0);
+    z.forEach((v, k) => (M.data[r * 4 + 1 + k] = v / sum));
+  });
+  const e = topTwoGap({ X, M, leaves: [1, 2, 3], labelled: [0, 1, 2, 3, 4, 5, 6], priorPrecision: 1, rows: [6, 7, 0] });
+  // the first two sit between leaves 1 and 2: gap 0; the third is sure (gap 4 = 2·2 in logits)
+  assert.ok(Math.abs(e.gap[0]) < 1e-6 && Math.abs(e.gap[1]) < 1e-6, `${e.gap}`);
+  assert.ok(Math.abs(e.gap[2] - 4) < 1e-4, `${e.gap}`);
+  // the unseen direction has far more posterior variance than the seen one
+  assert.ok(e.variance[1] > 50 * e.variance[0], `${e.variance}`);
+  assert.ok(binaryBald(e.gap[1], e.variance[1]) > binaryBald(e.gap[0], e.variance[0]));
+  // the variance is the brute-force one: x̃ᵀ(H₁⁻¹ + H₂⁻¹)x̃ with Hₖ = Σ pₖ(1 − pₖ) x̃x̃ᵀ + I
+  const H = [0, 1].map((k) => {
+    const h = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+    for (let r = 0; r < 7; r++) {
+      const p = M.data[r * 4 + 1 + k];
+      const x = [...rows[r], 1];
+      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) h[i][j] += p * (1 - p) * x[i] * x[j];
+    }
+    return h;
+  });
+  const quad = (h: number[][], x: number[]) => {
+    const A = Float64Array.from(h.flat());
+    invertSpd(A, 3);
+    let s = 0;
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) s += x[i] * A[i * 3 + j] * x[j];
+    return s;
+  };
+  const x7 = [0, 30, 1];
+  const expected = quad(H[0], x7) + quad(H[1], x7);
+  assert.ok(Math.abs(e.variance[1] - expected) < 1e-6 * expected, `${e.variance[1]} against ${expected}`);
+});
