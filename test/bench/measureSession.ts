@@ -3,13 +3,14 @@
  * dataset with the 0.2 hold-out part labelled (≈4,000 items) and the rest (≈16,000) in the queue;
  * then, 20 times: one new label → retrain the affected classifiers → re-rank the queue → read its
  * head, timed together; the same for batches of 50 labels. TAXON_EARLY=1 labels one item per leaf
- * instead (a curator's start); TAXON_TRIALS sets the number of single labels.
+ * instead (a curator's start); TAXON_TRIALS sets the number of single labels; TAXON_HYBRID_MEASURE
+ * sets the hybrid's measure after the switch (default: the setting's default).
  *   node --import tsx test/bench/measureSession.ts <dataset> <cacheDir> [strategy]
  * Prints one JSON line.
  */
 import { loadDataset } from '../../src/core/formats/index';
 import { LabelingSession } from '../../src/core/learn/session';
-import type { StrategyName } from '../../src/core/learn/selection';
+import type { SelectionOptions, StrategyName } from '../../src/core/learn/selection';
 import { isHeldOut } from '../../src/core/learn/split';
 
 const [root, cacheDir, strategyArg] = process.argv.slice(2);
@@ -30,7 +31,8 @@ void (async () => {
     seen.add(key);
   }
   const t0 = performance.now();
-  const { session, trained } = await LabelingSession.open(root, { cacheDir, strategy }, ds);
+  const measure = process.env.TAXON_HYBRID_MEASURE as SelectionOptions['hybridMeasure'] | undefined;
+  const { session, trained } = await LabelingSession.open(root, { cacheDir, strategy, selection: measure ? { hybridMeasure: measure } : undefined }, ds);
   const openSeconds = (performance.now() - t0) / 1000;
   const queued = session.queue().length;
   const deepestOf = (labels: readonly number[]) => labels.reduce((a, b) => (ds.taxonomy.depth(b) > ds.taxonomy.depth(a) ? b : a));

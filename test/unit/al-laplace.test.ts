@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binaryBald, invertSpd, topTwoGap } from '../../src/core/learn/laplace';
+import { binaryBald, inverseFactor, topTwoGap } from '../../src/core/learn/laplace';
 import { seededRandom } from '../../src/core/learn/clustering';
 
-test('laplace: invertSpd inverts a symmetric positive definite matrix from its upper triangle', () => {
+test('laplace: inverseFactor gives L⁻¹ of a symmetric positive definite matrix A = LLᵀ from its upper triangle', () => {
   const rand = seededRandom(3);
   const D = 7;
   const B = Array.from({ length: D * D }, () => rand() - 0.5);
@@ -14,13 +14,18 @@ test('laplace: invertSpd inverts a symmetric positive definite matrix from its u
     A[i * D + j] = s;
   }
   const upper = A.map((v, idx) => (Math.floor(idx / D) <= idx % D ? v : 0)); // the lower triangle is not read
-  invertSpd(upper, D);
+  inverseFactor(upper, D);
+  const Li = upper;
+  // lower triangular, and L⁻ᵀL⁻¹A = I
+  for (let i = 0; i < D; i++) for (let j = i + 1; j < D; j++) assert.equal(Li[i * D + j], 0);
+  const inv = new Float64Array(D * D);
+  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) for (let k = 0; k < D; k++) inv[i * D + j] += Li[k * D + i] * Li[k * D + j];
   for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) {
     let s = 0;
-    for (let k = 0; k < D; k++) s += A[i * D + k] * upper[k * D + j];
+    for (let k = 0; k < D; k++) s += inv[i * D + k] * A[k * D + j];
     assert.ok(Math.abs(s - (i === j ? 1 : 0)) < 1e-9, `(${i}, ${j}) ${s}`);
   }
-  assert.throws(() => invertSpd(new Float64Array([1, 2, 2, 1]), 2), /not positive definite/);
+  assert.throws(() => inverseFactor(new Float64Array([1, 2, 2, 1]), 2), /not positive definite/);
 });
 
 test('laplace: binary BALD is 0 without doubt about the weights, near 1 bit at an even decision with much doubt, and matches Monte Carlo', () => {
@@ -81,12 +86,12 @@ test('laplace: the top-two gap and its variance follow the data the classes were
     }
     return h;
   });
+  // xᵀH⁻¹x by Cramer's rule on the 3 × 3 matrix
   const quad = (h: number[][], x: number[]) => {
-    const A = Float64Array.from(h.flat());
-    invertSpd(A, 3);
-    let s = 0;
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) s += x[i] * A[i * 3 + j] * x[j];
-    return s;
+    const det = (m: number[][]) => m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    const d = det(h);
+    const y = [0, 1, 2].map((c) => det(h.map((row, i) => row.map((v, j) => (j === c ? x[i] : v)))) / d);
+    return x.reduce((s, v, i) => s + v * y[i], 0);
   };
   const x7 = [0, 30, 1];
   const expected = quad(H[0], x7) + quad(H[1], x7);

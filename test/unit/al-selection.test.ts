@@ -397,3 +397,26 @@ test('multi-level strategies start with the hybrid\'s representative picks until
   }
   assert.throws(() => selectBatch('multilevel-entropy', { ...ctx, options: { multilevelWarmStart: -1 } }, 4), /multi-level warm start -1 is not a number ≥ 0 \(setting taxon\.queue\.multilevelWarmStartLabelsPerLeaf\)/);
 });
+
+test('hybrid after the switch (BALD by default) passes over images whose doubt many labels around them already share, for doubt that no label has met', () => {
+  // blob 0: even odds between the leaves, and 20 of its 30 images labelled; blob 1: 60 / 40, no
+  // labels; blobs 2 and 3: sure
+  const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob === 0 ? 0.5 : blob === 1 ? 0.6 : 0.95));
+  const inBlob0 = blobOf.map((b, i) => (b === 0 ? i : -1)).filter((i) => i >= 0);
+  const labelled = inBlob0.slice(0, 20);
+  const candidates = blobOf.map((_, i) => i).filter((i) => !labelled.includes(i));
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 5, typicalMinClusterSize: 1, hybridCandidates: 1 } };
+  assert.equal(DEFAULT_SELECTION.hybridMeasure, 'bald');
+  assert.deepEqual(selectBatch('hybrid', ctx, 4).map((r) => blobOf[r]), [1, 1, 1, 1]);
+  assert.deepEqual(topIndices(scoreItems('hybrid', ctx), 4).map((i) => blobOf[candidates[i]]), [1, 1, 1, 1]);
+  // the leaf margin takes blob 0's remaining images: the most even odds
+  const margin = { ...ctx, options: { ...ctx.options, hybridMeasure: 'margin' as const } };
+  assert.deepEqual(selectBatch('hybrid', margin, 4).map((r) => blobOf[r]), [0, 0, 0, 0]);
+  // labels in blob 1 too: its doubt is then the data's, and its score falls
+  const before = scoreItems('hybrid', ctx);
+  const inBlob1 = blobOf.map((b, i) => (b === 1 ? i : -1)).filter((i) => i >= 0);
+  const more = { ...ctx, labelled: [...labelled, ...inBlob1.slice(0, 20)], candidates: candidates.filter((r) => !inBlob1.slice(0, 20).includes(r)) };
+  const after = scoreItems('hybrid', more);
+  const last = inBlob1[29];
+  assert.ok(after[more.candidates.indexOf(last)] < before[candidates.indexOf(last)] / 2, `${after[more.candidates.indexOf(last)]} against ${before[candidates.indexOf(last)]}`);
+});

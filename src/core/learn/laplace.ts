@@ -64,8 +64,8 @@ export function topTwoGap(input: LaplaceInput): { gap: Float64Array; variance: F
       }
     }
   }
-  // Σₖ = Hₖ⁻¹ (its upper triangle filled in above)
-  for (let k = 0; k < K; k++) invertSpd(H.subarray(k * D * D, (k + 1) * D * D), D);
+  // Hₖ (its upper triangle filled in above) → Lₖ⁻¹, Hₖ = LₖLₖᵀ
+  for (let k = 0; k < K; k++) inverseFactor(H.subarray(k * D * D, (k + 1) * D * D), D);
   const gap = new Float64Array(rows.length);
   const variance = new Float64Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
@@ -135,23 +135,23 @@ function normalCdf(z: number): number {
   return z >= 0 ? 1 - y / 2 : y / 2;
 }
 
-/** xᵀ A x for the symmetric D × D matrix A at `offset` of M (full storage). */
+/** xᵀ A⁻¹ x = ‖L⁻¹x‖² for the lower-triangular L⁻¹ at `offset` of M (inverseFactor's output). */
 function quadratic(M: Float64Array, offset: number, x: Float64Array, D: number): number {
   let s = 0;
-  for (let a = 0; a < D; a++) {
-    const oa = offset + a * D;
+  for (let i = 0; i < D; i++) {
+    const oi = offset + i * D;
     let t = 0;
-    for (let b = 0; b < D; b++) t += M[oa + b] * x[b];
-    s += t * x[a];
+    for (let j = 0; j <= i; j++) t += M[oi + j] * x[j];
+    s += t * t;
   }
   return s;
 }
 
 /**
- * Inverts, in place, the symmetric positive definite D × D matrix whose upper triangle A holds
- * (full storage out). Cholesky A = LLᵀ, then A⁻¹ = L⁻ᵀL⁻¹.
+ * Replaces the symmetric positive definite D × D matrix whose upper triangle A holds with L⁻¹
+ * (lower triangle, zeros above), where A = LLᵀ (Cholesky): A⁻¹ = L⁻ᵀL⁻¹, so xᵀA⁻¹x = ‖L⁻¹x‖².
  */
-export function invertSpd(A: Float64Array, D: number): void {
+export function inverseFactor(A: Float64Array, D: number): void {
   const L = new Float64Array(D * D);
   for (let j = 0; j < D; j++) {
     let d = A[j * D + j];
@@ -165,23 +165,13 @@ export function invertSpd(A: Float64Array, D: number): void {
       L[i * D + j] = s / ljj;
     }
   }
-  // Linv: lower triangular inverse of L
-  const Li = new Float64Array(D * D);
+  A.fill(0);
   for (let i = 0; i < D; i++) {
-    Li[i * D + i] = 1 / L[i * D + i];
+    A[i * D + i] = 1 / L[i * D + i];
     for (let j = 0; j < i; j++) {
       let s = 0;
-      for (let k = j; k < i; k++) s -= L[i * D + k] * Li[k * D + j];
-      Li[i * D + j] = s / L[i * D + i];
-    }
-  }
-  // A⁻¹ = Liᵀ Li
-  for (let a = 0; a < D; a++) {
-    for (let b = a; b < D; b++) {
-      let s = 0;
-      for (let k = b; k < D; k++) s += Li[k * D + a] * Li[k * D + b];
-      A[a * D + b] = s;
-      A[b * D + a] = s;
+      for (let k = j; k < i; k++) s -= L[i * D + k] * A[k * D + j];
+      A[i * D + j] = s / L[i * D + i];
     }
   }
 }

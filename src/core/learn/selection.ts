@@ -23,7 +23,7 @@ export interface StrategyInfo {
 }
 
 export const STRATEGIES: readonly StrategyInfo[] = [
-  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then the most uncertain (weighed by how typical they are), spread over the clusters of the pool within a batch (default)', usesPredictions: true, usesEmbeddings: true },
+  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then those a label would teach the model most (BALD, weighed by how typical they are), spread over the clusters of the pool within a batch (default)', usesPredictions: true, usesEmbeddings: true },
   { name: 'typical', description: 'the most typical image of the largest clusters that have the fewest labels (TypiClust)', usesPredictions: false, usesEmbeddings: true },
   { name: 'multilevel-entropy', description: 'weighted sum over tree levels of the normalised entropy of the level distribution, times typicality²; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
   { name: 'multilevel-margin', description: 'weighted sum over tree levels of one minus the gap between the two most likely nodes, times typicality²; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
@@ -121,7 +121,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   levelWeights: { leafward: 1 },
   hybridSwitchLabelsPerLeaf: 8,
   hybridBlendLabelsPerLeaf: 0,
-  hybridMeasure: 'margin',
+  hybridMeasure: 'bald',
   hybridCandidates: 10,
   hybridAvoidLabelled: false,
   hybridRandomShare: 0,
@@ -309,6 +309,12 @@ function baldScores(ctx: SelectionContext): Float64Array {
   const M = need(ctx.marginals, 'hybrid', 'predictions (marginals)');
   const e = topTwoGap({ X, M, leaves: levels.leaves, labelled: ctx.labelled, priorPrecision: BALD_PRIOR_PRECISION, rows: ctx.candidates });
   return Float64Array.from(e.gap, (mu, i) => binaryBald(mu, e.variance[i]));
+}
+
+/** Whether the hybrid's next ranking reads the labelled rows' predictions too (BALD after the switch): a caller that lets them go stale refreshes them first. */
+export function hybridReadsLabelled(ctx: SelectionContext): boolean {
+  const { o } = resolved(ctx);
+  return o.hybridMeasure === 'bald' && ctx.marginals !== undefined && hybridTypicalShare(ctx) < 1;
 }
 
 /** Whether hybrid is still in its representative phase, and the typical share of a batch. */

@@ -15,7 +15,7 @@ import { affectedParents } from './hierarchy';
 import { pcaProjection } from './clustering';
 import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
-import { ClusterCache, DEFAULT_STRATEGY, GEOMETRY_DIMS, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
+import { ClusterCache, DEFAULT_STRATEGY, GEOMETRY_DIMS, hybridReadsLabelled, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { softmaxRows, type Features } from './softmax';
 import { softmaxRowsOnHelper } from './parallel';
 import { levelStructure, type LevelStructure, type MarginalsMatrix } from './uncertainty';
@@ -362,6 +362,8 @@ export class LabelingSession {
       // the whole pool, skipped rows included: a skip must not rebuild the cover graph
       pool: (this.poolRows ??= Int32Array.from({ length: this.predictions.length }, (_, i) => i)),
     };
+    // BALD's posterior is made of the labelled rows' predictions, which retrains do not keep fresh
+    if (this.currentStrategy === 'hybrid' && hybridReadsLabelled(ctx)) for (const row of labelled) this.fresh(row);
     const { order, scores } = queueOrder(this.currentStrategy, ctx, this.options.batch ?? 50);
     candidates.forEach((row, i) => (this.scores[row] = scores[i]));
     this.order = order;
