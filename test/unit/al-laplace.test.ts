@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binaryBald, inverseFactor, topTwoGap } from '../../src/core/learn/laplace';
+import { binaryBald, inverseFactor, LaplacePosterior, topTwoGap } from '../../src/core/learn/laplace';
 import { seededRandom } from '../../src/core/learn/clustering';
 
 test('laplace: inverseFactor gives L⁻¹ of a symmetric positive definite matrix A = LLᵀ from its upper triangle', () => {
@@ -96,4 +96,41 @@ test('laplace: the top-two gap and its variance follow the data the classes were
   const x7 = [0, 30, 1];
   const expected = quad(H[0], x7) + quad(H[1], x7);
   assert.ok(Math.abs(e.variance[1] - expected) < 1e-6 * expected, `${e.variance[1]} against ${expected}`);
+});
+
+test('laplace: a kept posterior is built again once the labels grow 5 % or lose one, and reuses a row\'s variance only while its two likeliest leaves stay', () => {
+  const rand = seededRandom(4);
+  const n = 400;
+  const X = { data: Float32Array.from({ length: n * 3 }, () => rand() * 2 - 1), n, dim: 3 };
+  // leaves at nodes 0, 1, 2
+  const M = { data: new Float32Array(n * 3), n, nodes: 3 };
+  const setRow = (r: number, p: number[]) => p.forEach((v, k) => (M.data[r * 3 + k] = v));
+  for (let r = 0; r < n; r++) setRow(r, r % 2 ? [0.6, 0.3, 0.1] : [0.2, 0.3, 0.5]);
+  const post = new LaplacePosterior(X, [0, 1, 2], 1);
+  const labelled = Array.from({ length: 100 }, (_, i) => i);
+  const rows = Array.from({ length: 300 }, (_, i) => 100 + i);
+  assert.ok(post.stale(labelled), 'nothing built yet');
+  const first = post.gap(M, labelled, rows);
+  assert.ok(!post.stale(labelled));
+  // a fresh build gives the same
+  assert.deepEqual(Array.from(topTwoGap({ X, M, leaves: [0, 1, 2], labelled, priorPrecision: 1, rows }).variance), Array.from(first.variance));
+  // four more labels (4 %): the same posterior; five (5 %): built again
+  assert.ok(!post.stale([...labelled, 100, 101, 102, 103]));
+  assert.ok(post.stale([...labelled, 100, 101, 102, 103, 104]));
+  assert.ok(post.stale(labelled.slice(1)), 'a label taken back (undo)');
+  // between builds: the model changed its mind on row 100 (other top two) and a little on row 101 (same top two)
+  setRow(100, [0.6, 0.1, 0.3]);
+  setRow(101, [0.7, 0.2, 0.1]);
+  const more = [...labelled, 102, 103];
+  const again = post.gap(M, more, rows);
+  const exact = topTwoGap({ X, M, leaves: [0, 1, 2], labelled, priorPrecision: 1, rows });
+  assert.equal(again.variance[0], exact.variance[0], 'new top two: computed again');
+  assert.equal(again.variance[1], first.variance[1], 'same top two: kept');
+  assert.ok(Math.abs(again.gap[1] - Math.log(0.7 / 0.2)) < 1e-6, 'the gap always follows the probabilities');
+  assert.notEqual(again.variance[0], first.variance[0]);
+  // past the growth threshold the posterior holds the new labels
+  const grown = [...labelled, ...rows.slice(0, 10)];
+  const built = post.gap(M, grown, rows.slice(10));
+  const fresh = topTwoGap({ X, M, leaves: [0, 1, 2], labelled: grown, priorPrecision: 1, rows: rows.slice(10) });
+  assert.deepEqual(Array.from(built.variance), Array.from(fresh.variance));
 });

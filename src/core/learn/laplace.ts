@@ -35,54 +35,124 @@ const TOP_CLASSES = 16;
 const FLOOR = 1e-30;
 
 /**
- * For each of `rows` (out[i] for rows[i]): the logit gap μ ≥ 0 between its two most likely leaves
- * and the gap's variance σ² under the Laplace posterior of a linear softmax over the leaves on X
- * whose probabilities are the model's (block-diagonal by class: Hₖ = Σ_labelled pₖ(1 − pₖ) x̃x̃ᵀ +
- * prior, x̃ = [x, 1]; σ² = x̃ᵀ(H_a⁻¹ + H_b⁻¹)x̃).
+ * The posterior is built again once the labelled set has grown by this share since its last build
+ * (or lost an item): every round of al-sim's batches of 200 up to its budget of 4,000, about every
+ * 200 labels for a curator at 4,000. In between, a ranking reuses it and computes a row's variance
+ * again only where the row's two most likely leaves changed, so that one label costs a re-rank
+ * milliseconds, not the half second of a build (the labels since the build are not in it yet).
  */
-export function topTwoGap(input: LaplaceInput): { gap: Float64Array; variance: Float64Array } {
-  const { X, M, leaves, labelled, priorPrecision, rows } = input;
-  const K = leaves.length;
-  const dim = X.dim;
-  const D = dim + 1;
-  const H = new Float64Array(K * D * D);
-  for (let k = 0; k < K; k++) for (let j = 0; j < D; j++) H[k * D * D + j * D + j] = priorPrecision;
-  const p = new Float64Array(K);
-  const x = new Float64Array(D);
-  const top = new Int32Array(Math.min(TOP_CLASSES, K));
-  for (let i = 0; i < labelled.length; i++) {
-    const r = labelled[i];
-    read(X, M, leaves, r, p, x);
-    for (const k of topClasses(p, top.length, top)) {
-      const v = p[k] * (1 - p[k]);
-      if (!(v > 0)) continue;
-      const o = k * D * D;
-      for (let a = 0; a < D; a++) {
-        const va = v * x[a];
-        const oa = o + a * D;
-        for (let b = a; b < D; b++) H[oa + b] += va * x[b];
+export const REBUILD_GROWTH = 0.05;
+
+/**
+ * The Laplace posterior of a linear softmax over the leaves on X whose probabilities are the
+ * model's (block-diagonal by class: Hₖ = Σ_labelled pₖ(1 − pₖ) x̃x̃ᵀ + prior, x̃ = [x, 1]), kept
+ * between rankings of one pool, and the top-two logit gap and its variance per row.
+ */
+export class LaplacePosterior {
+  private factors?: Float64Array;
+  private build = 0;
+  private readonly member: Uint8Array;
+  private members = 0;
+  private readonly pairA: Int32Array;
+  private readonly pairB: Int32Array;
+  private readonly stamp: Int32Array;
+  private readonly variance: Float64Array;
+
+  constructor(
+    readonly X: Features,
+    readonly leaves: ArrayLike<number>,
+    readonly priorPrecision: number,
+  ) {
+    this.member = new Uint8Array(X.n);
+    this.pairA = new Int32Array(X.n);
+    this.pairB = new Int32Array(X.n);
+    this.stamp = new Int32Array(X.n);
+    this.variance = new Float64Array(X.n);
+  }
+
+  /** Whether the next `gap` with these labelled rows builds the posterior again (and so reads their predictions). */
+  stale(labelled: ArrayLike<number>): boolean {
+    if (!this.factors) return true;
+    let kept = 0;
+    for (let i = 0; i < labelled.length; i++) kept += this.member[labelled[i]];
+    return kept < this.members || labelled.length - kept >= REBUILD_GROWTH * Math.max(1, this.members);
+  }
+
+  /**
+   * For each of `rows` (out[i] for rows[i]): the logit gap μ ≥ 0 between its two most likely leaves
+   * and the gap's variance σ² = x̃ᵀ(H_a⁻¹ + H_b⁻¹)x̃.
+   */
+  gap(M: MarginalsMatrix, labelled: ArrayLike<number>, rows: ArrayLike<number>): { gap: Float64Array; variance: Float64Array } {
+    if (this.stale(labelled)) this.rebuild(M, labelled);
+    const F = this.factors!;
+    const { X, leaves } = this;
+    const K = leaves.length;
+    const D = X.dim + 1;
+    const p = new Float64Array(K);
+    const x = new Float64Array(D);
+    const gap = new Float64Array(rows.length);
+    const variance = new Float64Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      read(X, M, leaves, r, p, x);
+      let a = 0;
+      let b = -1;
+      for (let k = 1; k < K; k++) {
+        if (p[k] > p[a]) {
+          b = a;
+          a = k;
+        } else if (b < 0 || p[k] > p[b]) b = k;
+      }
+      if (b < 0) continue;
+      gap[i] = Math.log(Math.max(p[a], FLOOR)) - Math.log(Math.max(p[b], FLOOR));
+      if (this.stamp[r] !== this.build || this.pairA[r] !== a || this.pairB[r] !== b) {
+        this.variance[r] = quadratic(F, a * D * D, x, D) + quadratic(F, b * D * D, x, D);
+        this.pairA[r] = a;
+        this.pairB[r] = b;
+        this.stamp[r] = this.build;
+      }
+      variance[i] = this.variance[r];
+    }
+    return { gap, variance };
+  }
+
+  private rebuild(M: MarginalsMatrix, labelled: ArrayLike<number>): void {
+    const { X, leaves, priorPrecision } = this;
+    const K = leaves.length;
+    const D = X.dim + 1;
+    const H = (this.factors ??= new Float64Array(K * D * D));
+    H.fill(0);
+    for (let k = 0; k < K; k++) for (let j = 0; j < D; j++) H[k * D * D + j * D + j] = priorPrecision;
+    const p = new Float64Array(K);
+    const x = new Float64Array(D);
+    const top = new Int32Array(Math.min(TOP_CLASSES, K));
+    this.member.fill(0);
+    for (let i = 0; i < labelled.length; i++) {
+      const r = labelled[i];
+      this.member[r] = 1;
+      read(X, M, leaves, r, p, x);
+      for (const k of topClasses(p, top.length, top)) {
+        const v = p[k] * (1 - p[k]);
+        if (!(v > 0)) continue;
+        const o = k * D * D;
+        for (let a = 0; a < D; a++) {
+          const va = v * x[a];
+          const oa = o + a * D;
+          for (let b = a; b < D; b++) H[oa + b] += va * x[b];
+        }
       }
     }
+    this.members = 0;
+    for (const m of this.member) this.members += m;
+    // Hₖ (its upper triangle filled in above) → Lₖ⁻¹, Hₖ = LₖLₖᵀ
+    for (let k = 0; k < K; k++) inverseFactor(H.subarray(k * D * D, (k + 1) * D * D), D);
+    this.build++;
   }
-  // Hₖ (its upper triangle filled in above) → Lₖ⁻¹, Hₖ = LₖLₖᵀ
-  for (let k = 0; k < K; k++) inverseFactor(H.subarray(k * D * D, (k + 1) * D * D), D);
-  const gap = new Float64Array(rows.length);
-  const variance = new Float64Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    read(X, M, leaves, rows[i], p, x);
-    let a = 0;
-    let b = -1;
-    for (let k = 1; k < K; k++) {
-      if (p[k] > p[a]) {
-        b = a;
-        a = k;
-      } else if (b < 0 || p[k] > p[b]) b = k;
-    }
-    if (b < 0) continue;
-    gap[i] = Math.log(Math.max(p[a], FLOOR)) - Math.log(Math.max(p[b], FLOOR));
-    variance[i] = quadratic(H, a * D * D, x, D) + quadratic(H, b * D * D, x, D);
-  }
-  return { gap, variance };
+}
+
+/** The top-two gap and its variance from a posterior built for the occasion (LaplacePosterior.gap). */
+export function topTwoGap(input: LaplaceInput): { gap: Float64Array; variance: Float64Array } {
+  return new LaplacePosterior(input.X, input.leaves, input.priorPrecision).gap(input.M, input.labelled, input.rows);
 }
 
 /** Row r's leaf probabilities into p and its input with a trailing 1 into x. */

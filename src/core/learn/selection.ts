@@ -6,7 +6,7 @@
 import type { Taxonomy } from '../taxonomy';
 import { drawToFront, farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
 import { COVER_MAX_ROWS, Coverage, coverBatch, coverGraph, type CoverGraph } from './coverage';
-import { binaryBald, topTwoGap } from './laplace';
+import { binaryBald, LaplacePosterior } from './laplace';
 import type { Features } from './softmax';
 import { levelStructure, levelWeights, measureFunction, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
 
@@ -63,8 +63,6 @@ export interface SelectionOptions {
    * (information density; 0: off).
    */
   hybridDensity?: number;
-  /** Hybrid after the switch: this share of each batch is drawn uniformly at random from the candidates (0: off). */
-  hybridRandomShare?: number;
   /** Hybrid: farthest-first also keeps away from the labelled items, not only from the batch. */
   hybridAvoidLabelled?: boolean;
   /**
@@ -124,7 +122,6 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridMeasure: 'bald',
   hybridCandidates: 10,
   hybridAvoidLabelled: false,
-  hybridRandomShare: 0,
   hybridDiversity: 'clusters',
   hybridDensity: 1,
   multilevelWarmStart: 8,
@@ -192,6 +189,13 @@ export class ClusterCache {
     let g = this.graphs.get(key);
     if (!g) this.graphs.set(key, (g = coverGraph(X, rows, clusters, { seed, purity })));
     return g;
+  }
+  private readonly posteriors = new WeakMap<Features, LaplacePosterior>();
+  /** The Laplace posterior over X's rows (one per geometry; it tracks its labelled rows itself). */
+  posterior(X: Features, leaves: ArrayLike<number>, priorPrecision: number): LaplacePosterior {
+    let p = this.posteriors.get(X);
+    if (!p || p.leaves !== leaves || p.priorPrecision !== priorPrecision) this.posteriors.set(X, (p = new LaplacePosterior(X, leaves, priorPrecision)));
+    return p;
   }
   get(X: Features, rows: ArrayLike<number>, k: number, seed: number, neighbours: number): { clustering: Clustering; typicality: Float64Array } {
     const key = `${k}:${seed}:${neighbours}:${fingerprint(rows)}`;
@@ -307,14 +311,20 @@ function baldScores(ctx: SelectionContext): Float64Array {
   const { levels } = resolved(ctx);
   const X = need(ctx.embeddings, 'hybrid', 'embeddings');
   const M = need(ctx.marginals, 'hybrid', 'predictions (marginals)');
-  const e = topTwoGap({ X, M, leaves: levels.leaves, labelled: ctx.labelled, priorPrecision: BALD_PRIOR_PRECISION, rows: ctx.candidates });
+  const e = posteriorOf(ctx, X).gap(M, ctx.labelled, ctx.candidates);
   return Float64Array.from(e.gap, (mu, i) => binaryBald(mu, e.variance[i]));
 }
 
-/** Whether the hybrid's next ranking reads the labelled rows' predictions too (BALD after the switch): a caller that lets them go stale refreshes them first. */
+/** The pool's Laplace posterior, kept in the cluster cache between rankings (it is rebuilt as labels grow, laplace.ts). */
+function posteriorOf(ctx: SelectionContext, X: Features): LaplacePosterior {
+  const { levels } = resolved(ctx);
+  return (ctx.clusters ?? new ClusterCache()).posterior(X, levels.leaves, BALD_PRIOR_PRECISION);
+}
+
+/** Whether the hybrid's next ranking reads the labelled rows' predictions (BALD after the switch, when its posterior is built again): a caller that lets them go stale refreshes them first. */
 export function hybridReadsLabelled(ctx: SelectionContext): boolean {
   const { o } = resolved(ctx);
-  return o.hybridMeasure === 'bald' && ctx.marginals !== undefined && hybridTypicalShare(ctx) < 1;
+  return o.hybridMeasure === 'bald' && ctx.marginals !== undefined && ctx.embeddings !== undefined && hybridTypicalShare(ctx) < 1 && posteriorOf(ctx, ctx.embeddings).stale(ctx.labelled);
 }
 
 /** Whether hybrid is still in its representative phase, and the typical share of a batch. */
@@ -392,7 +402,7 @@ export function selectBatch(strategy: StrategyName, ctx: SelectionContext, batch
     case 'typical':
       return typicalBatch(ctx, B);
     case 'hybrid':
-      return hybridBatch(ctx, B, rand);
+      return hybridBatch(ctx, B);
     case 'multilevel-entropy':
     case 'multilevel-margin': {
       const { o } = resolved(ctx);
@@ -661,9 +671,9 @@ function powerKeys(scores: Float64Array, power: number, rand: () => number): Flo
  * cluster with the fewest labels and picks so far first (the largest among ties), as TypiClust;
  * 'mass': the cluster whose summed uncertainty per (1 + labels + picks) is highest.
  */
-function stratifiedBatch(measure: UncertaintyMeasure, ctx: SelectionContext, B: number, order: 'labels' | 'mass', beta: number, power = 0, rand: () => number = seededRandom(1)): number[] {
+function stratifiedBatch(measure: UncertaintyMeasure | 'bald', ctx: SelectionContext, B: number, order: 'labels' | 'mass', beta: number, power = 0, rand: () => number = seededRandom(1)): number[] {
   const s = typicalState(ctx, B);
-  const u = uncertainty(measure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
+  const u = measure === 'bald' ? baldScores(ctx) : uncertainty(measure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
   const L = ctx.labelled.length;
   const best = new Float64Array(s.k);
   for (let i = 0; i < s.rows.length; i++) if (s.typ[i] > best[s.clusterOf[i]]) best[s.clusterOf[i]] = s.typ[i];
@@ -705,24 +715,16 @@ function stratifiedBatch(measure: UncertaintyMeasure, ctx: SelectionContext, B: 
  * (or thinned by farthest-first traversal on the embeddings) so that a batch holds no
  * near-duplicates.
  */
-function hybridBatch(ctx: SelectionContext, B: number, rand: () => number): number[] {
+function hybridBatch(ctx: SelectionContext, B: number): number[] {
   const { o } = resolved(ctx);
   const share = ctx.marginals === undefined ? 1 : hybridTypicalShare(ctx);
   const nTypical = Math.round(share * B);
   const out = nTypical > 0 ? representativeBatch(ctx, nTypical) : [];
   if (out.length >= B) return out;
-  const nRandom = share < 1 ? Math.round(o.hybridRandomShare * (B - out.length)) : 0;
-  if (nRandom > 0) {
-    const taken = new Set(out);
-    const pool = Array.from(ctx.candidates).filter((r) => !taken.has(r));
-    drawToFront(pool, nRandom, rand);
-    out.push(...pool.slice(0, nRandom));
-    if (out.length >= B) return out;
-  }
   const picked = new Set(out);
   const rest = out.length ? Array.from(ctx.candidates).filter((r) => !picked.has(r)) : ctx.candidates;
   const anchors = o.hybridAvoidLabelled ? [...Array.from(ctx.labelled), ...out] : out;
-  if (o.hybridStratify && ctx.embeddings && o.hybridMeasure !== 'bald') {
+  if (o.hybridStratify && ctx.embeddings) {
     return out.concat(stratifiedBatch(o.hybridMeasure, { ...ctx, candidates: rest, labelled: [...Array.from(ctx.labelled), ...out] }, B - out.length, o.hybridStratify, o.stratifyDensity));
   }
   const restCtx = { ...ctx, candidates: rest };
