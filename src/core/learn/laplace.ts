@@ -106,7 +106,7 @@ export class LaplacePosterior {
       if (b < 0) continue;
       gap[i] = Math.log(Math.max(p[a], FLOOR)) - Math.log(Math.max(p[b], FLOOR));
       if (this.stamp[r] !== this.build || this.pairA[r] !== a || this.pairB[r] !== b) {
-        this.variance[r] = quadratic(F, a * D * D, x, D) + quadratic(F, b * D * D, x, D);
+        this.variance[r] = quadraticPair(F, a * D * D, b * D * D, x, D);
         this.pairA[r] = a;
         this.pairB[r] = b;
         this.stamp[r] = this.build;
@@ -122,11 +122,13 @@ export class LaplacePosterior {
     const D = X.dim + 1;
     const H = (this.factors ??= new Float64Array(K * D * D));
     H.fill(0);
-    for (let k = 0; k < K; k++) for (let j = 0; j < D; j++) H[k * D * D + j * D + j] = priorPrecision;
     const p = new Float64Array(K);
     const x = new Float64Array(D);
     const top = new Int32Array(Math.min(TOP_CLASSES, K));
     this.member.fill(0);
+    // each labelled row's √(p(1 − p))·x̃ for its likeliest leaves, grouped by leaf: Hₖ = ZₖᵀZₖ + prior
+    const rowsOf: number[][] = Array.from({ length: K }, () => []);
+    const scale: number[][] = Array.from({ length: K }, () => []);
     for (let i = 0; i < labelled.length; i++) {
       const r = labelled[i];
       this.member[r] = 1;
@@ -134,12 +136,31 @@ export class LaplacePosterior {
       for (const k of topClasses(p, top.length, top)) {
         const v = p[k] * (1 - p[k]);
         if (!(v > 0)) continue;
-        const o = k * D * D;
-        for (let a = 0; a < D; a++) {
-          const va = v * x[a];
-          const oa = o + a * D;
-          for (let b = a; b < D; b++) H[oa + b] += va * x[b];
+        rowsOf[k].push(r);
+        scale[k].push(Math.sqrt(v));
+      }
+    }
+    let Z = new Float64Array(0);
+    for (let k = 0; k < K; k++) {
+      const m = rowsOf[k].length;
+      if (Z.length < m * D) Z = new Float64Array(m * D);
+      // Zₖ column-major (one column per input dimension), so that each entry of ZₖᵀZₖ is a dot product of two runs
+      for (let i = 0; i < m; i++) {
+        const r = rowsOf[k][i];
+        const w = scale[k][i];
+        for (let j = 0; j < X.dim; j++) Z[j * m + i] = w * X.data[r * X.dim + j];
+        Z[X.dim * m + i] = w;
+      }
+      const o = k * D * D;
+      for (let a = 0; a < D; a++) {
+        const ca = a * m;
+        for (let b = a; b < D; b++) {
+          const cb = b * m;
+          let t = 0;
+          for (let i = 0; i < m; i++) t += Z[ca + i] * Z[cb + i];
+          H[o + a * D + b] = t;
         }
+        H[o + a * D + a] += priorPrecision;
       }
     }
     this.members = 0;
@@ -205,14 +226,31 @@ function normalCdf(z: number): number {
   return z >= 0 ? 1 - y / 2 : y / 2;
 }
 
-/** xᵀ A⁻¹ x = ‖L⁻¹x‖² for the lower-triangular L⁻¹ at `offset` of M (inverseFactor's output). */
-function quadratic(M: Float64Array, offset: number, x: Float64Array, D: number): number {
+/**
+ * xᵀA⁻¹x + xᵀB⁻¹x = ‖L_A⁻¹x‖² + ‖L_B⁻¹x‖² for the lower-triangular factors at offsets `oa` and
+ * `ob` of M (inverseFactor's output): both in one pass, four terms at a time (the queue's hot loop).
+ */
+function quadraticPair(M: Float64Array, oa: number, ob: number, x: Float64Array, D: number): number {
   let s = 0;
   for (let i = 0; i < D; i++) {
-    const oi = offset + i * D;
-    let t = 0;
-    for (let j = 0; j <= i; j++) t += M[oi + j] * x[j];
-    s += t * t;
+    const ra = oa + i * D;
+    const rb = ob + i * D;
+    let ta = 0;
+    let tb = 0;
+    let j = 0;
+    for (; j + 3 <= i; j += 4) {
+      const x0 = x[j];
+      const x1 = x[j + 1];
+      const x2 = x[j + 2];
+      const x3 = x[j + 3];
+      ta += M[ra + j] * x0 + M[ra + j + 1] * x1 + M[ra + j + 2] * x2 + M[ra + j + 3] * x3;
+      tb += M[rb + j] * x0 + M[rb + j + 1] * x1 + M[rb + j + 2] * x2 + M[rb + j + 3] * x3;
+    }
+    for (; j <= i; j++) {
+      ta += M[ra + j] * x[j];
+      tb += M[rb + j] * x[j];
+    }
+    s += ta * ta + tb * tb;
   }
   return s;
 }
