@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { binaryBald, inverseFactor, LaplacePosterior, topTwoGap } from '../../src/core/learn/laplace';
 import { seededRandom } from '../../src/core/learn/clustering';
 
-test('laplace: inverseFactor gives L⁻¹ of a symmetric positive definite matrix A = LLᵀ from its upper triangle', () => {
+test('laplace: inverseFactor gives L⁻¹ of a symmetric positive definite matrix A = LLᵀ from its lower triangle', () => {
   const rand = seededRandom(3);
   const D = 7;
   const B = Array.from({ length: D * D }, () => rand() - 0.5);
@@ -13,9 +13,8 @@ test('laplace: inverseFactor gives L⁻¹ of a symmetric positive definite matri
     for (let k = 0; k < D; k++) s += B[i * D + k] * B[j * D + k];
     A[i * D + j] = s;
   }
-  const upper = A.map((v, idx) => (Math.floor(idx / D) <= idx % D ? v : 0)); // the lower triangle is not read
-  inverseFactor(upper, D);
-  const Li = upper;
+  const Li = A.map((v, idx) => (Math.floor(idx / D) >= idx % D ? v : 0)); // the upper triangle is not read
+  inverseFactor(Li, D);
   // lower triangular, and L⁻ᵀL⁻¹A = I
   for (let i = 0; i < D; i++) for (let j = i + 1; j < D; j++) assert.equal(Li[i * D + j], 0);
   const inv = new Float64Array(D * D);

@@ -8,6 +8,7 @@
  * about the weights. An image on which the model is unsure because its neighbourhood is ambiguous
  * (many labels around it, all disagreeing) scores low; one that is unsure for want of labels, high.
  */
+import { cholesky } from './lda';
 import type { Features } from './softmax';
 import type { MarginalsMatrix } from './uncertainty';
 
@@ -158,14 +159,14 @@ export class LaplacePosterior {
           const cb = b * m;
           let t = 0;
           for (let i = 0; i < m; i++) t += Z[ca + i] * Z[cb + i];
-          H[o + a * D + b] = t;
+          H[o + b * D + a] = t;
         }
         H[o + a * D + a] += priorPrecision;
       }
     }
     this.members = 0;
     for (const m of this.member) this.members += m;
-    // Hₖ (its upper triangle filled in above) → Lₖ⁻¹, Hₖ = LₖLₖᵀ
+    // Hₖ (its lower triangle filled in above) → Lₖ⁻¹, Hₖ = LₖLₖᵀ
     for (let k = 0; k < K; k++) inverseFactor(H.subarray(k * D * D, (k + 1) * D * D), D);
     this.build++;
   }
@@ -256,23 +257,12 @@ function quadraticPair(M: Float64Array, oa: number, ob: number, x: Float64Array,
 }
 
 /**
- * Replaces the symmetric positive definite D × D matrix whose upper triangle A holds with L⁻¹
+ * Replaces the symmetric positive definite D × D matrix whose lower triangle A holds with L⁻¹
  * (lower triangle, zeros above), where A = LLᵀ (Cholesky): A⁻¹ = L⁻ᵀL⁻¹, so xᵀA⁻¹x = ‖L⁻¹x‖².
  */
 export function inverseFactor(A: Float64Array, D: number): void {
-  const L = new Float64Array(D * D);
-  for (let j = 0; j < D; j++) {
-    let d = A[j * D + j];
-    for (let k = 0; k < j; k++) d -= L[j * D + k] * L[j * D + k];
-    if (!(d > 0)) throw new Error('the Laplace precision matrix is not positive definite');
-    const ljj = Math.sqrt(d);
-    L[j * D + j] = ljj;
-    for (let i = j + 1; i < D; i++) {
-      let s = A[j * D + i]; // upper triangle: A[j][i] = A[i][j]
-      for (let k = 0; k < j; k++) s -= L[i * D + k] * L[j * D + k];
-      L[i * D + j] = s / ljj;
-    }
-  }
+  cholesky(A, D);
+  const L = A.slice();
   A.fill(0);
   for (let i = 0; i < D; i++) {
     A[i * D + i] = 1 / L[i * D + i];
