@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binaryBald, inverseFactor, LaplacePosterior, topTwoGap } from '../../src/core/learn/laplace';
+import { binaryBald, inverseFactor, LaplacePosterior, posteriorDims, topTwoGap } from '../../src/core/learn/laplace';
 import { seededRandom } from '../../src/core/learn/clustering';
 
 test('laplace: inverseFactor gives L⁻¹ of a symmetric positive definite matrix A = LLᵀ from its lower triangle', () => {
@@ -132,4 +132,14 @@ test('laplace: a kept posterior is built again once the labels grow 5 % or lose 
   const built = post.gap(M, grown, rows.slice(10));
   const fresh = topTwoGap({ X, M, leaves: [0, 1, 2], labelled: grown, priorPrecision: 1, rows: rows.slice(10) });
   assert.deepEqual(Array.from(built.variance), Array.from(fresh.variance));
+});
+
+test('laplace: a taxonomy with many leaves gets a posterior on the leading directions only, within 128 MB of factors', () => {
+  assert.equal(posteriorDims(64, 200), 64);
+  assert.equal(posteriorDims(64, 20000), 27);
+  assert.equal(posteriorDims(3, 1), 3);
+  for (const K of [1, 200, 3000, 5000, 30000, 1e6]) {
+    const d = posteriorDims(64, K);
+    assert.ok(d >= 1 && (d === 1 || K * (d + 1) ** 2 * 8 <= 128 * 1024 * 1024), `${K} leaves: ${d} dims`);
+  }
 });

@@ -3,9 +3,8 @@
  * approximation of the posterior over the weights of a linear softmax over the leaves, block-diagonal
  * by class (each class's weight vector has the Hessian of the loss in it, Σᵢ pᵢₖ(1 − pᵢₖ) x̃ᵢx̃ᵢᵀ
  * over the labelled rows, plus the prior's precision), gives the variance of the logit gap between
- * a row's two most likely leaves; BALD on that binary
- * decision (Houlsby et al. 2011, the probit approximation) is the information a label would give
- * about the weights. An image on which the model is unsure because its neighbourhood is ambiguous
+ * a row's two most likely leaves; BALD on that binary decision (Houlsby et al. 2011, the probit
+ * approximation) is the information a label would give about the weights. An image on which the model is unsure because its neighbourhood is ambiguous
  * (many labels around it, all disagreeing) scores low; one that is unsure for want of labels, high.
  */
 import { cholesky } from './lda';
@@ -45,6 +44,18 @@ const FLOOR = 1e-30;
 export const REBUILD_GROWTH = 0.05;
 
 /**
+ * The factors take at most this many bytes: a taxonomy with more leaves than fit with the whole
+ * geometry (200 leaves × 65² doubles = 6.8 MB; 3,800 leaves fill it) gets a posterior on its
+ * leading principal directions only (20,000 leaves: 27 of the 64).
+ */
+const FACTOR_BYTES = 128 * 1024 * 1024;
+
+/** How many leading dimensions of a `dim`-d geometry the posterior of K leaves uses (FACTOR_BYTES). */
+export function posteriorDims(dim: number, K: number): number {
+  return Math.max(1, Math.min(dim, Math.floor(Math.sqrt(FACTOR_BYTES / 8 / Math.max(1, K))) - 1));
+}
+
+/**
  * The Laplace posterior of a linear softmax over the leaves on X whose probabilities are the
  * model's (block-diagonal by class: Hₖ = Σ_labelled pₖ(1 − pₖ) x̃x̃ᵀ + prior, x̃ = [x, 1]), kept
  * between rankings of one pool, and the top-two logit gap and its variance per row.
@@ -59,11 +70,15 @@ export class LaplacePosterior {
   private readonly stamp: Int32Array;
   private readonly variance: Float64Array;
 
+  /** The leading dimensions of X it uses (posteriorDims). */
+  readonly dims: number;
+
   constructor(
     readonly X: Features,
     readonly leaves: ArrayLike<number>,
     readonly priorPrecision: number,
   ) {
+    this.dims = posteriorDims(X.dim, leaves.length);
     this.member = new Uint8Array(X.n);
     this.pairA = new Int32Array(X.n);
     this.pairB = new Int32Array(X.n);
@@ -88,14 +103,14 @@ export class LaplacePosterior {
     const F = this.factors!;
     const { X, leaves } = this;
     const K = leaves.length;
-    const D = X.dim + 1;
+    const D = this.dims + 1;
     const p = new Float64Array(K);
     const x = new Float64Array(D);
     const gap = new Float64Array(rows.length);
     const variance = new Float64Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      read(X, M, leaves, r, p, x);
+      read(X, this.dims, M, leaves, r, p, x);
       let a = 0;
       let b = -1;
       for (let k = 1; k < K; k++) {
@@ -120,7 +135,7 @@ export class LaplacePosterior {
   private rebuild(M: MarginalsMatrix, labelled: ArrayLike<number>): void {
     const { X, leaves, priorPrecision } = this;
     const K = leaves.length;
-    const D = X.dim + 1;
+    const D = this.dims + 1;
     const H = (this.factors ??= new Float64Array(K * D * D));
     H.fill(0);
     const p = new Float64Array(K);
@@ -133,7 +148,7 @@ export class LaplacePosterior {
     for (let i = 0; i < labelled.length; i++) {
       const r = labelled[i];
       this.member[r] = 1;
-      read(X, M, leaves, r, p, x);
+      read(X, this.dims, M, leaves, r, p, x);
       for (const k of topClasses(p, top.length, top)) {
         const v = p[k] * (1 - p[k]);
         if (!(v > 0)) continue;
@@ -149,8 +164,8 @@ export class LaplacePosterior {
       for (let i = 0; i < m; i++) {
         const r = rowsOf[k][i];
         const w = scale[k][i];
-        for (let j = 0; j < X.dim; j++) Z[j * m + i] = w * X.data[r * X.dim + j];
-        Z[X.dim * m + i] = w;
+        for (let j = 0; j < D - 1; j++) Z[j * m + i] = w * X.data[r * X.dim + j];
+        Z[(D - 1) * m + i] = w;
       }
       const o = k * D * D;
       for (let a = 0; a < D; a++) {
@@ -177,11 +192,10 @@ export function topTwoGap(input: LaplaceInput): { gap: Float64Array; variance: F
   return new LaplacePosterior(input.X, input.leaves, input.priorPrecision).gap(input.M, input.labelled, input.rows);
 }
 
-/** Row r's leaf probabilities into p and its input with a trailing 1 into x. */
-function read(X: Features, M: MarginalsMatrix, leaves: ArrayLike<number>, r: number, p: Float64Array, x: Float64Array): void {
-  const dim = X.dim;
-  for (let j = 0; j < dim; j++) x[j] = X.data[r * dim + j];
-  x[dim] = 1;
+/** Row r's leaf probabilities into p and its first `dims` inputs with a trailing 1 into x. */
+function read(X: Features, dims: number, M: MarginalsMatrix, leaves: ArrayLike<number>, r: number, p: Float64Array, x: Float64Array): void {
+  for (let j = 0; j < dims; j++) x[j] = X.data[r * X.dim + j];
+  x[dims] = 1;
   const o = r * M.nodes;
   for (let k = 0; k < leaves.length; k++) p[k] = M.data[o + leaves[k]];
 }

@@ -46,7 +46,7 @@ export interface SelectionOptions {
   hybridSwitchLabelsPerLeaf?: number;
   /** Hybrid: labels per leaf over which the typical share of a batch falls linearly to zero (0: a hard switch). */
   hybridBlendLabelsPerLeaf?: number;
-  /** Hybrid: the uncertainty measure after the switch ('bald': the model's own doubt, ctx.epistemic; laplace.ts). */
+  /** Hybrid: the uncertainty measure after the switch ('bald': what a label would teach the model, its own doubt rather than the data's; laplace.ts). */
   hybridMeasure?: UncertaintyMeasure | 'bald';
   /** Hybrid: the batch after the switch is picked among the top (this × batch) most uncertain. */
   hybridCandidates?: number;
@@ -308,7 +308,6 @@ export const BALD_PRIOR_PRECISION = 10;
 
 /** BALD of each candidate's top-two-leaf decision (laplace.ts): what a label would teach a linear softmax on the geometry with the model's probabilities. */
 function baldScores(ctx: SelectionContext): Float64Array {
-  const { levels } = resolved(ctx);
   const X = need(ctx.embeddings, 'hybrid', 'embeddings');
   const M = need(ctx.marginals, 'hybrid', 'predictions (marginals)');
   const e = posteriorOf(ctx, X).gap(M, ctx.labelled, ctx.candidates);
