@@ -48,6 +48,8 @@ export interface SelectionOptions {
   hybridBlendLabelsPerLeaf?: number;
   /** Hybrid: the uncertainty measure after the switch ('bald': what a label would teach the model, its own doubt rather than the data's; laplace.ts). */
   hybridMeasure?: UncertaintyMeasure | 'bald';
+  /** Hybrid's 'bald': the prior precision of its Laplace posterior (1/C in scikit-learn's terms). */
+  baldPriorPrecision?: number;
   /** Hybrid: the batch after the switch is picked among the top (this × batch) most uncertain. */
   hybridCandidates?: number;
   /**
@@ -120,6 +122,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridSwitchLabelsPerLeaf: 8,
   hybridBlendLabelsPerLeaf: 0,
   hybridMeasure: 'bald',
+  baldPriorPrecision: 10,
   hybridCandidates: 10,
   hybridAvoidLabelled: false,
   hybridDiversity: 'clusters',
@@ -241,6 +244,7 @@ function resolved(ctx: SelectionContext) {
   const o = { ...DEFAULT_SELECTION, ...ctx.options };
   if (o.hybridRepresentative !== 'cover' && o.hybridRepresentative !== 'typical') throw new Error(`unknown representative phase ${JSON.stringify(o.hybridRepresentative)} (setting taxon.queue.hybridRepresentative); it is cover or typical`);
   if (o.hybridDiversity !== 'farthest' && o.hybridDiversity !== 'clusters') throw new Error(`unknown hybrid diversity ${JSON.stringify(o.hybridDiversity)} (setting taxon.queue.hybridDiversity); it is clusters or farthest`);
+  if (!(o.baldPriorPrecision > 0)) throw new Error(`BALD's prior precision ${o.baldPriorPrecision} is not a number > 0`);
   if (!(o.hybridDensity >= 0)) throw new Error(`hybrid density ${o.hybridDensity} is not a number ≥ 0 (setting taxon.queue.hybridDensity)`);
   if (!(o.multilevelWarmStart >= 0)) throw new Error(`multi-level warm start ${o.multilevelWarmStart} is not a number ≥ 0 (setting taxon.queue.multilevelWarmStartLabelsPerLeaf)`);
   if (!(o.coverBalance >= 0)) throw new Error(`cover balance ${o.coverBalance} is not a number ≥ 0`);
@@ -300,12 +304,6 @@ function hybridScores(ctx: SelectionContext): Float64Array {
   });
 }
 
-/**
- * The prior precision of the 'bald' measure's Laplace posterior: scikit-learn's C = 0.1, the L2
- * strength of al-sim's classifier (λ = 10 / labels on the mean loss is a precision of 10 on the sum).
- */
-export const BALD_PRIOR_PRECISION = 10;
-
 /** BALD of each candidate's top-two-leaf decision (laplace.ts): what a label would teach a linear softmax on the geometry with the model's probabilities. */
 function baldScores(ctx: SelectionContext): Float64Array {
   const X = need(ctx.embeddings, 'hybrid', 'embeddings');
@@ -316,8 +314,8 @@ function baldScores(ctx: SelectionContext): Float64Array {
 
 /** The pool's Laplace posterior, kept in the cluster cache between rankings (it is rebuilt as labels grow, laplace.ts). */
 function posteriorOf(ctx: SelectionContext, X: Features): LaplacePosterior {
-  const { levels } = resolved(ctx);
-  return (ctx.clusters ?? new ClusterCache()).posterior(X, levels.leaves, BALD_PRIOR_PRECISION);
+  const { o, levels } = resolved(ctx);
+  return (ctx.clusters ?? new ClusterCache()).posterior(X, levels.leaves, o.baldPriorPrecision);
 }
 
 /** Whether the hybrid's next ranking reads the labelled rows' predictions (BALD after the switch, when its posterior is built again): a caller that lets them go stale refreshes them first. */
