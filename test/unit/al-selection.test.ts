@@ -304,6 +304,7 @@ test('hybrid after the switch weighs uncertainty by typicality: uncertain outlie
   assert.deepEqual(selectBatch('hybrid', ctx, 4).map((r) => blobOf[r]), [0, 0, 0, 0]);
   assert.deepEqual(topIndices(scoreItems('hybrid', ctx), 4).map((i) => blobOf[i]), [0, 0, 0, 0]);
   assert.throws(() => selectBatch('hybrid', { ...ctx, options: { hybridDensity: -1 } }, 4), /hybrid density -1 is not a number ≥ 0 \(setting taxon\.queue\.hybridDensity\)/);
+  assert.throws(() => selectBatch('hybrid', { ...ctx, options: { hybridMeasure: 'magic' as 'margin' } }, 4), /unknown hybrid measure "magic" \(setting taxon\.queue\.hybridMeasure\); it is bald or one of multilevel-entropy, /);
 });
 
 test('on a pool of a few dozen images, typical scores are not all zero (no singleton clusters)', () => {

@@ -8,7 +8,7 @@ import { drawToFront, farthestFirst, kmeans, seededRandom, typicality, type Clus
 import { COVER_MAX_ROWS, Coverage, coverBatch, coverGraph, type CoverGraph } from './coverage';
 import { binaryBald, LaplacePosterior } from './laplace';
 import type { Features } from './softmax';
-import { levelStructure, levelWeights, measureFunction, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
+import { levelStructure, levelWeights, measureFunction, UNCERTAINTY_MEASURES, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
 
 export type StrategyName = 'hybrid' | 'typical' | 'multilevel-entropy' | 'multilevel-margin' | 'entropy' | 'margin' | 'least-confidence' | 'random';
 
@@ -244,6 +244,7 @@ function resolved(ctx: SelectionContext) {
   const o = { ...DEFAULT_SELECTION, ...ctx.options };
   if (o.hybridRepresentative !== 'cover' && o.hybridRepresentative !== 'typical') throw new Error(`unknown representative phase ${JSON.stringify(o.hybridRepresentative)} (setting taxon.queue.hybridRepresentative); it is cover or typical`);
   if (o.hybridDiversity !== 'farthest' && o.hybridDiversity !== 'clusters') throw new Error(`unknown hybrid diversity ${JSON.stringify(o.hybridDiversity)} (setting taxon.queue.hybridDiversity); it is clusters or farthest`);
+  if (o.hybridMeasure !== 'bald' && !UNCERTAINTY_MEASURES.includes(o.hybridMeasure)) throw new Error(`unknown hybrid measure ${JSON.stringify(o.hybridMeasure)} (setting taxon.queue.hybridMeasure); it is bald or one of ${UNCERTAINTY_MEASURES.join(', ')}`);
   if (!(o.baldPriorPrecision > 0)) throw new Error(`BALD's prior precision ${o.baldPriorPrecision} is not a number > 0`);
   if (!(o.hybridDensity >= 0)) throw new Error(`hybrid density ${o.hybridDensity} is not a number ≥ 0 (setting taxon.queue.hybridDensity)`);
   if (!(o.multilevelWarmStart >= 0)) throw new Error(`multi-level warm start ${o.multilevelWarmStart} is not a number ≥ 0 (setting taxon.queue.multilevelWarmStartLabelsPerLeaf)`);
