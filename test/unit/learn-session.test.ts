@@ -43,7 +43,7 @@ test('the labelling queue follows the configured strategy, in the order `taxon r
   await assert.rejects(LabelingSession.open(target, { ...paths, strategy: 'loudest' as StrategyName }), /unknown queue strategy "loudest" \(setting taxon\.queue\.strategy\)/);
   await assert.rejects(
     LabelingSession.open(target, { ...paths, strategy: 'hybrid', selection: { hybridSwitchLabelsPerLeaf: 0, hybridMeasure: 'loudness' as 'margin' } }),
-    /unknown uncertainty measure "loudness"/,
+    /unknown hybrid measure "loudness" \(setting taxon\.queue\.hybridMeasure\); it is bald or one of/,
   );
 });
 
@@ -98,7 +98,7 @@ test('a changed strategy re-ranks the open queue; a bad one leaves it as it was'
   session.setStrategy('margin');
   assert.deepEqual(session.queue().map((e) => e.image), margin);
   assert.throws(() => session.setStrategy('loudest' as StrategyName), /unknown queue strategy "loudest"/);
-  assert.throws(() => session.setStrategy('hybrid', { hybridSwitchLabelsPerLeaf: 0, hybridMeasure: 'loudness' as 'margin' }), /unknown uncertainty measure/);
+  assert.throws(() => session.setStrategy('hybrid', { hybridSwitchLabelsPerLeaf: 0, hybridMeasure: 'loudness' as 'margin' }), /unknown hybrid measure "loudness"/);
   assert.throws(() => session.setStrategy('hybrid', { hybridRepresentative: 'central' as 'cover' }), /unknown representative phase "central" \(setting taxon.queue.hybridRepresentative\)/);
   assert.throws(() => session.setStrategy('hybrid', { hybridSwitchLabelsPerLeaf: 0, hybridDiversity: 'nearest' as 'clusters' }), /unknown hybrid diversity "nearest" \(setting taxon.queue.hybridDiversity\)/);
   assert.equal(session.strategy, 'margin');
