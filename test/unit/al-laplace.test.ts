@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binaryBald, inverseFactor, LaplacePosterior, posteriorDims, topTwoGap } from '../../src/core/learn/laplace';
+import { binaryBald, inverseFactor, LaplacePosterior, posteriorDims } from '../../src/core/learn/laplace';
+import type { Features } from '../../src/core/learn/softmax';
+import type { MarginalsMatrix } from '../../src/core/learn/uncertainty';
 import { seededRandom } from '../../src/core/learn/clustering';
+
+/** The top-two gap and its variance from a posterior built for the occasion. */
+function topTwoGap(o: { X: Features; M: MarginalsMatrix; leaves: number[]; labelled: number[]; priorPrecision: number; rows: number[] }) {
+  return new LaplacePosterior(o.X, o.leaves, o.priorPrecision).gap(o.M, o.labelled, o.rows);
+}
 
 test('laplace: inverseFactor gives L⁻¹ of a symmetric positive definite matrix A = LLᵀ from its lower triangle', () => {
   const rand = seededRandom(3);

@@ -4,27 +4,13 @@
  * by class (each class's weight vector has the Hessian of the loss in it, Σᵢ pᵢₖ(1 − pᵢₖ) x̃ᵢx̃ᵢᵀ
  * over the labelled rows, plus the prior's precision), gives the variance of the logit gap between
  * a row's two most likely leaves; BALD on that binary decision (Houlsby et al. 2011, the probit
- * approximation) is the information a label would give about the weights. An image on which the model is unsure because its neighbourhood is ambiguous
- * (many labels around it, all disagreeing) scores low; one that is unsure for want of labels, high.
+ * approximation) is the information a label would give about the weights. An image on which the
+ * model is unsure because its neighbourhood is ambiguous (many labels around it, all disagreeing)
+ * scores low; one that is unsure for want of labels, high.
  */
 import { cholesky } from './lda';
 import type { Features } from './softmax';
 import type { MarginalsMatrix } from './uncertainty';
-
-export interface LaplaceInput {
-  /** The inputs of the linear softmax (the strategies' geometry: a PCA of the classifier inputs). */
-  X: Features;
-  /** The model's marginals; the leaves' entries are the softmax's probabilities. */
-  M: MarginalsMatrix;
-  /** The leaves' node ids: the softmax's classes. */
-  leaves: ArrayLike<number>;
-  /** The labelled rows (their probabilities make the Hessian). */
-  labelled: ArrayLike<number>;
-  /** The prior's precision on every weight (a Gaussian prior; 1/C in scikit-learn's terms). */
-  priorPrecision: number;
-  /** Rows to score. */
-  rows: ArrayLike<number>;
-}
 
 /**
  * A labelled row adds to the Hessians of its this many most likely classes only (the others'
@@ -74,8 +60,11 @@ export class LaplacePosterior {
   readonly dims: number;
 
   constructor(
+    /** The inputs of the linear softmax (the strategies' geometry: a PCA of the classifier inputs). */
     readonly X: Features,
+    /** The leaves' node ids: the softmax's classes (their marginals are its probabilities). */
     readonly leaves: ArrayLike<number>,
+    /** The prior's precision on every weight (a Gaussian prior; 1/C in scikit-learn's terms). */
     readonly priorPrecision: number,
   ) {
     this.dims = posteriorDims(X.dim, leaves.length);
@@ -110,7 +99,7 @@ export class LaplacePosterior {
     const variance = new Float64Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      read(X, this.dims, M, leaves, r, p, x);
+      leafProbabilities(M, leaves, r, p);
       let a = 0;
       let b = -1;
       for (let k = 1; k < K; k++) {
@@ -122,6 +111,7 @@ export class LaplacePosterior {
       if (b < 0) continue;
       gap[i] = Math.log(Math.max(p[a], FLOOR)) - Math.log(Math.max(p[b], FLOOR));
       if (this.stamp[r] !== this.build || this.pairA[r] !== a || this.pairB[r] !== b) {
+        augmented(X, this.dims, r, x);
         this.variance[r] = quadraticPair(F, a * D * D, b * D * D, x, D);
         this.pairA[r] = a;
         this.pairB[r] = b;
@@ -139,7 +129,6 @@ export class LaplacePosterior {
     const H = (this.factors ??= new Float64Array(K * D * D));
     H.fill(0);
     const p = new Float64Array(K);
-    const x = new Float64Array(D);
     const top = new Int32Array(Math.min(TOP_CLASSES, K));
     this.member.fill(0);
     // each labelled row's √(p(1 − p))·x̃ for its likeliest leaves, grouped by leaf: Hₖ = ZₖᵀZₖ + prior
@@ -148,7 +137,7 @@ export class LaplacePosterior {
     for (let i = 0; i < labelled.length; i++) {
       const r = labelled[i];
       this.member[r] = 1;
-      read(X, this.dims, M, leaves, r, p, x);
+      leafProbabilities(M, leaves, r, p);
       for (const k of topClasses(p, top.length, top)) {
         const v = p[k] * (1 - p[k]);
         if (!(v > 0)) continue;
@@ -187,17 +176,16 @@ export class LaplacePosterior {
   }
 }
 
-/** The top-two gap and its variance from a posterior built for the occasion (LaplacePosterior.gap). */
-export function topTwoGap(input: LaplaceInput): { gap: Float64Array; variance: Float64Array } {
-  return new LaplacePosterior(input.X, input.leaves, input.priorPrecision).gap(input.M, input.labelled, input.rows);
-}
-
-/** Row r's leaf probabilities into p and its first `dims` inputs with a trailing 1 into x. */
-function read(X: Features, dims: number, M: MarginalsMatrix, leaves: ArrayLike<number>, r: number, p: Float64Array, x: Float64Array): void {
-  for (let j = 0; j < dims; j++) x[j] = X.data[r * X.dim + j];
-  x[dims] = 1;
+/** Row r's leaf probabilities into p. */
+function leafProbabilities(M: MarginalsMatrix, leaves: ArrayLike<number>, r: number, p: Float64Array): void {
   const o = r * M.nodes;
   for (let k = 0; k < leaves.length; k++) p[k] = M.data[o + leaves[k]];
+}
+
+/** Row r's first `dims` inputs with a trailing 1 into x. */
+function augmented(X: Features, dims: number, r: number, x: Float64Array): void {
+  for (let j = 0; j < dims; j++) x[j] = X.data[r * X.dim + j];
+  x[dims] = 1;
 }
 
 /**

@@ -299,10 +299,12 @@ function measured(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Ar
  */
 function hybridScores(ctx: SelectionContext): Float64Array {
   const { o } = resolved(ctx);
-  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.hybridDensity}`, () => {
-    if (o.hybridMeasure === 'bald') return weighDensity(baldScores(ctx), ctx, o.hybridDensity);
-    return weighDensity(uncertainty(o.hybridMeasure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } }), ctx, o.hybridDensity);
-  });
+  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.hybridDensity}`, () => weighDensity(plainScores(o.hybridMeasure, ctx), ctx, o.hybridDensity));
+}
+
+/** A measure's scores without the multi-level strategies' density factor (out[i] for candidates[i]). */
+function plainScores(measure: UncertaintyMeasure | 'bald', ctx: SelectionContext): Float64Array {
+  return measure === 'bald' ? baldScores(ctx) : uncertainty(measure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
 }
 
 /** BALD of each candidate's top-two-leaf decision (laplace.ts): what a label would teach a linear softmax on the geometry with the model's probabilities. */
@@ -671,7 +673,7 @@ function powerKeys(scores: Float64Array, power: number, rand: () => number): Flo
  */
 function stratifiedBatch(measure: UncertaintyMeasure | 'bald', ctx: SelectionContext, B: number, order: 'labels' | 'mass', beta: number, power = 0, rand: () => number = seededRandom(1)): number[] {
   const s = typicalState(ctx, B);
-  const u = measure === 'bald' ? baldScores(ctx) : uncertainty(measure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
+  const u = plainScores(measure, ctx);
   const L = ctx.labelled.length;
   const best = new Float64Array(s.k);
   for (let i = 0; i < s.rows.length; i++) if (s.typ[i] > best[s.clusterOf[i]]) best[s.clusterOf[i]] = s.typ[i];
