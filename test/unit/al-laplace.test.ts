@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binaryBald, inverseFactor, LaplacePosterior, posteriorDims } from '../../src/core/learn/laplace';
+import { binaryBald, inverseFactor, LaplacePosterior, posteriorDims, quadraticTerms } from '../../src/core/learn/laplace';
+import { onHelper, type TermsJob } from '../../src/core/learn/parallel';
 import type { Features } from '../../src/core/learn/softmax';
 import type { MarginalsMatrix } from '../../src/core/learn/uncertainty';
 import { seededRandom } from '../../src/core/learn/clustering';
@@ -148,5 +149,69 @@ test('laplace: a taxonomy with many leaves gets a posterior on the leading direc
   for (const K of [1, 200, 3000, 5000, 30000, 1e6]) {
     const d = posteriorDims(64, K);
     assert.ok(d >= 1 && (d === 1 || K * (d + 1) ** 2 * 8 <= 128 * 1024 * 1024), `${K} leaves: ${d} dims`);
+  }
+});
+
+test('laplace: a posterior of many labels and rows, half built and computed on the helper thread, gives the variances of one thread to the bit', () => {
+  // 40 leaves in 8-d; 4,000 labelled rows (16 leaves each: 5.2 million multiply-adds for the factors)
+  // and 6,000 candidates (12,000 terms): both past the thresholds for two threads
+  const rand = seededRandom(9);
+  const n = 10000;
+  const K = 40;
+  const X = { data: Float32Array.from({ length: n * 8 }, () => rand() * 2 - 1), n, dim: 8 };
+  const M = { data: new Float32Array(n * K), n, nodes: K };
+  for (let r = 0; r < n; r++) {
+    let z = 0;
+    for (let k = 0; k < K; k++) z += M.data[r * K + k] = Math.exp(6 * rand() ** 3);
+    for (let k = 0; k < K; k++) M.data[r * K + k] /= z;
+  }
+  const leaves = Array.from({ length: K }, (_, k) => k);
+  const labelled = Array.from({ length: 4000 }, (_, i) => i);
+  const rows = Array.from({ length: n - 4000 }, (_, i) => 4000 + i);
+  const saved = process.env.TAXON_THREADS;
+  try {
+    process.env.TAXON_THREADS = '1';
+    const one = new LaplacePosterior(X, leaves, 10).gap(M, labelled, rows);
+    process.env.TAXON_THREADS = '2';
+    const two = new LaplacePosterior(X, leaves, 10).gap(M, labelled, rows);
+    assert.deepEqual(Array.from(two.variance), Array.from(one.variance));
+    assert.deepEqual(Array.from(two.gap), Array.from(one.gap));
+    for (const v of one.variance) assert.ok(v > 0 && Number.isFinite(v));
+  } finally {
+    if (saved === undefined) delete process.env.TAXON_THREADS;
+    else process.env.TAXON_THREADS = saved;
+  }
+});
+
+test('laplace: the helper thread computes the quadratic forms it is given', () => {
+  const rand = seededRandom(3);
+  const dims = 5;
+  const D = dims + 1;
+  const K = 3;
+  const n = 50;
+  const X = { data: Float32Array.from({ length: n * dims }, () => rand() - 0.5), n, dim: dims };
+  // three lower-triangular factors with a positive diagonal
+  const F = new Float64Array(new SharedArrayBuffer(K * D * D * 8));
+  for (let k = 0; k < K; k++) for (let i = 0; i < D; i++) for (let j = 0; j <= i; j++) F[k * D * D + i * D + j] = i === j ? 1 + rand() : rand() - 0.5;
+  // 100 terms: every row once for leaf 0, then leaf 1 (none for leaf 2 would be an empty range)
+  const byLeaf = new Int32Array(new SharedArrayBuffer(4 * 2 * n));
+  for (let t = 0; t < 2 * n; t++) byLeaf[t] = t % n;
+  const start = Int32Array.from([0, n, 2 * n, 2 * n]);
+  const out = new Float64Array(new SharedArrayBuffer(8 * 2 * n));
+  const job: TermsJob = { type: 'laplace-terms', factors: F, data: X.data, xDim: dims, dims, byLeaf, start, from: 1, to: K, out };
+  const helper = onHelper(job, 2);
+  assert.ok(helper, 'a helper thread is there');
+  quadraticTerms({ ...job, from: 0, to: 1 });
+  assert.equal(helper.wait(), true);
+  for (let t = 0; t < 2 * n; t++) {
+    const k = t < n ? 0 : 1;
+    const x = [...X.data.subarray(byLeaf[t] * dims, (byLeaf[t] + 1) * dims), 1];
+    let s = 0;
+    for (let i = 0; i < D; i++) {
+      let v = 0;
+      for (let j = 0; j <= i; j++) v += F[k * D * D + i * D + j] * x[j];
+      s += v * v;
+    }
+    assert.ok(Math.abs(out[t] - s) <= 1e-12 * s, `term ${t}: ${out[t]} against ${s}`);
   }
 });

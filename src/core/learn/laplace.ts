@@ -9,6 +9,7 @@
  * scores low; one that is unsure for want of labels, high.
  */
 import { cholesky } from './lda';
+import { onHelper, type FactorsJob, type TermsJob } from './parallel';
 import type { Features } from './softmax';
 import type { MarginalsMatrix } from './uncertainty';
 
@@ -89,45 +90,86 @@ export class LaplacePosterior {
    */
   gap(M: MarginalsMatrix, labelled: ArrayLike<number>, rows: ArrayLike<number>): { gap: Float64Array; variance: Float64Array } {
     if (this.stale(labelled)) this.rebuild(M, labelled);
-    const F = this.factors!;
-    const { X, leaves } = this;
+    const { leaves } = this;
     const K = leaves.length;
-    const D = this.dims + 1;
-    const p = new Float64Array(K);
-    const x = new Float64Array(D);
     const gap = new Float64Array(rows.length);
-    const variance = new Float64Array(rows.length);
+    const leaf = Int32Array.from(leaves);
+    const data = M.data;
+    // the rows whose variance is not known for their current pair of leaves
+    const todo: number[] = [];
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      leafProbabilities(M, leaves, r, p);
+      const o = r * M.nodes;
+      // the two likeliest leaves (the first of equals), read in place
       let a = 0;
       let b = -1;
+      let pa = data[o + leaf[0]];
+      let pb = -Infinity;
       for (let k = 1; k < K; k++) {
-        if (p[k] > p[a]) {
+        const v = data[o + leaf[k]];
+        if (v > pa) {
           b = a;
+          pb = pa;
           a = k;
-        } else if (b < 0 || p[k] > p[b]) b = k;
+          pa = v;
+        } else if (b < 0 || v > pb) {
+          b = k;
+          pb = v;
+        }
       }
       if (b < 0) continue;
-      gap[i] = Math.log(Math.max(p[a], FLOOR)) - Math.log(Math.max(p[b], FLOOR));
+      gap[i] = Math.log(Math.max(pa, FLOOR)) - Math.log(Math.max(pb, FLOOR));
       if (this.stamp[r] !== this.build || this.pairA[r] !== a || this.pairB[r] !== b) {
-        augmented(X, this.dims, r, x);
-        this.variance[r] = quadraticPair(F, a * D * D, b * D * D, x, D);
         this.pairA[r] = a;
         this.pairB[r] = b;
         this.stamp[r] = this.build;
+        todo.push(r);
       }
-      variance[i] = this.variance[r];
     }
+    this.varianceOf(todo);
+    const variance = new Float64Array(rows.length);
+    for (let i = 0; i < rows.length; i++) variance[i] = this.variance[rows[i]];
     return { gap, variance };
+  }
+
+  /**
+   * variance[r] = ‖L_a⁻¹x̃‖² + ‖L_b⁻¹x̃‖² for each of `rows` and its pair (a, b): the terms sorted by
+   * leaf (one factor serves all its rows while it is in cache), the second half of the leaves on
+   * the helper thread where there is one (parallel.ts).
+   */
+  private varianceOf(rows: number[]): void {
+    const K = this.leaves.length;
+    const start = new Int32Array(K + 1);
+    for (const r of rows) {
+      start[this.pairA[r] + 1]++;
+      start[this.pairB[r] + 1]++;
+    }
+    for (let k = 0; k < K; k++) start[k + 1] += start[k];
+    const terms = 2 * rows.length;
+    const parallel = terms >= PARALLEL_MIN_TERMS;
+    const byLeaf = new Int32Array(parallel ? new SharedArrayBuffer(terms * 4) : new ArrayBuffer(terms * 4));
+    const next = start.slice(0, K);
+    for (const r of rows) {
+      byLeaf[next[this.pairA[r]]++] = r;
+      byLeaf[next[this.pairB[r]]++] = r;
+    }
+    const out = new Float64Array(parallel ? new SharedArrayBuffer(terms * 8) : new ArrayBuffer(terms * 8));
+    // the helper takes the leaves from the one that holds the middle term on
+    let split = K;
+    if (parallel) for (split = 0; split < K && start[split] < terms / 2; ) split++;
+    const job: TermsJob = { type: 'laplace-terms', factors: this.factors!, data: this.X.data, xDim: this.X.dim, dims: this.dims, byLeaf, start, from: split, to: K, out };
+    const helper = split < K ? onHelper(job) : undefined;
+    quadraticTerms({ ...job, from: 0, to: helper ? split : K });
+    if (helper && !helper.wait()) quadraticTerms(job);
+    for (const r of rows) this.variance[r] = 0;
+    for (let t = 0; t < terms; t++) this.variance[byLeaf[t]] += out[t];
   }
 
   private rebuild(M: MarginalsMatrix, labelled: ArrayLike<number>): void {
     const { X, leaves, priorPrecision } = this;
     const K = leaves.length;
     const D = this.dims + 1;
-    const H = (this.factors ??= new Float64Array(K * D * D));
-    H.fill(0);
+    const H = (this.factors ??= new Float64Array(new SharedArrayBuffer(K * D * D * 8)));
     const p = new Float64Array(K);
     const top = new Int32Array(Math.min(TOP_CLASSES, K));
     this.member.fill(0);
@@ -145,33 +187,25 @@ export class LaplacePosterior {
         scale[k].push(Math.sqrt(v));
       }
     }
-    let Z = new Float64Array(0);
+    // the same in shared arrays (leaf k's rows at start[k] … start[k + 1])
+    const start = new Int32Array(new SharedArrayBuffer((K + 1) * 4));
+    for (let k = 0; k < K; k++) start[k + 1] = start[k] + rowsOf[k].length;
+    const rows = new Int32Array(new SharedArrayBuffer(start[K] * 4));
+    const scales = new Float64Array(new SharedArrayBuffer(start[K] * 8));
     for (let k = 0; k < K; k++) {
-      const m = rowsOf[k].length;
-      if (Z.length < m * D) Z = new Float64Array(m * D);
-      // Zₖ column-major (one column per input dimension), so that each entry of ZₖᵀZₖ is a dot product of two runs
-      for (let i = 0; i < m; i++) {
-        const r = rowsOf[k][i];
-        const w = scale[k][i];
-        for (let j = 0; j < D - 1; j++) Z[j * m + i] = w * X.data[r * X.dim + j];
-        Z[(D - 1) * m + i] = w;
-      }
-      const o = k * D * D;
-      for (let a = 0; a < D; a++) {
-        const ca = a * m;
-        for (let b = a; b < D; b++) {
-          const cb = b * m;
-          let t = 0;
-          for (let i = 0; i < m; i++) t += Z[ca + i] * Z[cb + i];
-          H[o + b * D + a] = t;
-        }
-        H[o + a * D + a] += priorPrecision;
-      }
+      rows.set(rowsOf[k], start[k]);
+      scales.set(scale[k], start[k]);
     }
     this.members = 0;
     for (const m of this.member) this.members += m;
-    // Hₖ (its lower triangle filled in above) → Lₖ⁻¹, Hₖ = LₖLₖᵀ
-    for (let k = 0; k < K; k++) inverseFactor(H.subarray(k * D * D, (k + 1) * D * D), D);
+    // the leaves from the one that holds the middle of the work on, on the helper thread (a leaf costs about (m + D)·D²)
+    const work = (k: number) => start[k] + k * D;
+    let split = K;
+    if (start[K] * D * D >= PARALLEL_MIN_FACTOR_WORK) for (split = 0; split < K && work(split) < work(K) / 2; ) split++;
+    const job: FactorsJob = { type: 'laplace-factors', factors: H, data: X.data, xDim: X.dim, dims: this.dims, start, rows, scales, priorPrecision, from: split, to: K };
+    const helper = split < K ? onHelper(job) : undefined;
+    leafFactors({ ...job, from: 0, to: helper ? split : K });
+    if (helper && !helper.wait()) leafFactors(job);
     this.build++;
   }
 }
@@ -180,12 +214,6 @@ export class LaplacePosterior {
 function leafProbabilities(M: MarginalsMatrix, leaves: ArrayLike<number>, r: number, p: Float64Array): void {
   const o = r * M.nodes;
   for (let k = 0; k < leaves.length; k++) p[k] = M.data[o + leaves[k]];
-}
-
-/** Row r's first `dims` inputs with a trailing 1 into x. */
-function augmented(X: Features, dims: number, r: number, x: Float64Array): void {
-  for (let j = 0; j < dims; j++) x[j] = X.data[r * X.dim + j];
-  x[dims] = 1;
 }
 
 /**
@@ -229,33 +257,116 @@ function normalCdf(z: number): number {
   return z >= 0 ? 1 - y / 2 : y / 2;
 }
 
+/** Below this many (row, leaf) terms the variances are computed on one thread. */
+const PARALLEL_MIN_TERMS = 8192;
+/** Below this many multiply-adds of ZₖᵀZₖ over all leaves the factors are made on one thread. */
+const PARALLEL_MIN_FACTOR_WORK = 4_000_000;
+
 /**
- * xᵀA⁻¹x + xᵀB⁻¹x = ‖L_A⁻¹x‖² + ‖L_B⁻¹x‖² for the lower-triangular factors at offsets `oa` and
- * `ob` of M (inverseFactor's output): both in one pass, four terms at a time (the queue's hot loop).
+ * Hₖ = ZₖᵀZₖ + prior·I → Lₖ⁻¹ (inverseFactor) into factors at k·D² for the leaves k in
+ * [from, to): Zₖ's rows are scales[t]·x̃ of the labelled rows rows[t], t in start[k] … start[k + 1]
+ * (also run on the helper thread).
  */
-function quadraticPair(M: Float64Array, oa: number, ob: number, x: Float64Array, D: number): number {
-  let s = 0;
-  for (let i = 0; i < D; i++) {
-    const ra = oa + i * D;
-    const rb = ob + i * D;
-    let ta = 0;
-    let tb = 0;
-    let j = 0;
-    for (; j + 3 <= i; j += 4) {
-      const x0 = x[j];
-      const x1 = x[j + 1];
-      const x2 = x[j + 2];
-      const x3 = x[j + 3];
-      ta += M[ra + j] * x0 + M[ra + j + 1] * x1 + M[ra + j + 2] * x2 + M[ra + j + 3] * x3;
-      tb += M[rb + j] * x0 + M[rb + j + 1] * x1 + M[rb + j + 2] * x2 + M[rb + j + 3] * x3;
+export function leafFactors(job: Omit<FactorsJob, 'type'>): void {
+  const { factors: H, data, xDim, dims, start, rows, scales, priorPrecision } = job;
+  const D = dims + 1;
+  let Z = new Float64Array(0);
+  for (let k = job.from; k < job.to; k++) {
+    const m = start[k + 1] - start[k];
+    if (Z.length < m * D) Z = new Float64Array(m * D);
+    // Zₖ column-major (one column per input dimension), so that each entry of ZₖᵀZₖ is a dot product of two runs
+    for (let i = 0; i < m; i++) {
+      const r = rows[start[k] + i];
+      const w = scales[start[k] + i];
+      for (let j = 0; j < dims; j++) Z[j * m + i] = w * data[r * xDim + j];
+      Z[dims * m + i] = w;
     }
-    for (; j <= i; j++) {
-      ta += M[ra + j] * x[j];
-      tb += M[rb + j] * x[j];
+    const o = k * D * D;
+    H.fill(0, o, o + D * D);
+    for (let a = 0; a < D; a++) {
+      const ca = a * m;
+      let b = a;
+      // four entries of the column per pass over Zₖ's column a (each sum in the same order as alone)
+      for (; b + 3 < D; b += 4) {
+        const c0 = b * m;
+        let t0 = 0;
+        let t1 = 0;
+        let t2 = 0;
+        let t3 = 0;
+        for (let i = 0; i < m; i++) {
+          const z = Z[ca + i];
+          t0 += z * Z[c0 + i];
+          t1 += z * Z[c0 + m + i];
+          t2 += z * Z[c0 + 2 * m + i];
+          t3 += z * Z[c0 + 3 * m + i];
+        }
+        H[o + b * D + a] = t0;
+        H[o + (b + 1) * D + a] = t1;
+        H[o + (b + 2) * D + a] = t2;
+        H[o + (b + 3) * D + a] = t3;
+      }
+      for (; b < D; b++) {
+        const cb = b * m;
+        let t = 0;
+        for (let i = 0; i < m; i++) t += Z[ca + i] * Z[cb + i];
+        H[o + b * D + a] = t;
+      }
+      H[o + a * D + a] += priorPrecision;
     }
-    s += ta * ta + tb * tb;
+    // Hₖ (its lower triangle filled in above) → Lₖ⁻¹, Hₖ = LₖLₖᵀ
+    inverseFactor(H.subarray(o, o + D * D), D);
   }
-  return s;
+}
+
+/**
+ * out[t] = ‖L_k⁻¹x̃‖² for the terms t of the leaves k in [from, to): byLeaf[t] is the row (of data,
+ * its first `dims` inputs and a trailing 1), start[k] … start[k + 1] the terms of leaf k, L_k⁻¹ the
+ * lower-triangular factor at k·D² of factors (inverseFactor's output, D = dims + 1). Two rows per pass
+ * over the factor, four products at a time (the queue's hot loop; also run on the helper thread).
+ */
+export function quadraticTerms(job: Omit<TermsJob, 'type'>): void {
+  const { factors: F, data: X, xDim, dims, byLeaf, start, from, to, out } = job;
+  const D = dims + 1;
+  const x1 = new Float64Array(D);
+  const x2 = new Float64Array(D);
+  x1[dims] = 1;
+  x2[dims] = 1;
+  for (let k = from; k < to; k++) {
+    const o = k * D * D;
+    for (let t = start[k]; t < start[k + 1]; t += 2) {
+      const two = t + 1 < start[k + 1];
+      const r1 = byLeaf[t] * xDim;
+      const r2 = two ? byLeaf[t + 1] * xDim : r1;
+      for (let j = 0; j < dims; j++) {
+        x1[j] = X[r1 + j];
+        x2[j] = X[r2 + j];
+      }
+      let s1 = 0;
+      let s2 = 0;
+      for (let i = 0; i < D; i++) {
+        const ri = o + i * D;
+        let t1 = 0;
+        let t2 = 0;
+        let j = 0;
+        for (; j + 3 <= i; j += 4) {
+          const m0 = F[ri + j];
+          const m1 = F[ri + j + 1];
+          const m2 = F[ri + j + 2];
+          const m3 = F[ri + j + 3];
+          t1 += m0 * x1[j] + m1 * x1[j + 1] + m2 * x1[j + 2] + m3 * x1[j + 3];
+          t2 += m0 * x2[j] + m1 * x2[j + 1] + m2 * x2[j + 2] + m3 * x2[j + 3];
+        }
+        for (; j <= i; j++) {
+          t1 += F[ri + j] * x1[j];
+          t2 += F[ri + j] * x2[j];
+        }
+        s1 += t1 * t1;
+        s2 += t2 * t2;
+      }
+      out[t] = s1;
+      if (two) out[t + 1] = s2;
+    }
+  }
 }
 
 /**

@@ -2,17 +2,23 @@
  * The helper thread of a two-thread softmax fit (parallel.ts): for each fit it is sent, it waits
  * on the generation counter, evaluates the data term on its rows with the published weights and
  * signals "done", until told to stop; then it returns to its message loop for the next fit. It
- * also computes one head's probabilities for a set of rows (the session's refresh) in one go.
+ * also takes one-shot jobs: one head's probabilities for a set of rows (the session's refresh) and
+ * the Laplace posterior's factors or quadratic forms for some leaves (the hybrid's BALD, laplace.ts).
  */
 import { parentPort } from 'node:worker_threads';
-import { Slot, type RowsJob, type SplitJob } from './parallel';
+import { leafFactors, quadraticTerms } from './laplace';
+import { Slot, type FactorsJob, type RowsJob, type SplitJob, type TermsJob } from './parallel';
 import { softmaxRows, softmaxDataTerm } from './softmax';
 
-parentPort?.on('message', (job: SplitJob | RowsJob) => {
-  if (job.type === 'softmax-rows') {
+parentPort?.on('message', (job: SplitJob | RowsJob | ((FactorsJob | TermsJob) & { control: SharedArrayBuffer })) => {
+  if (job.type !== 'fit') {
     const control = new Int32Array(job.control);
+    Atomics.store(control, Slot.Ready, 1);
+    Atomics.notify(control, Slot.Ready);
     try {
-      softmaxRows(new Float32Array(job.data), job.dim, new Int32Array(job.rows), new Float32Array(job.weights), job.K, new Float64Array(job.out));
+      if (job.type === 'softmax-rows') softmaxRows(new Float32Array(job.data), job.dim, new Int32Array(job.rows), new Float32Array(job.weights), job.K, new Float64Array(job.out));
+      else if (job.type === 'laplace-terms') quadraticTerms(job);
+      else leafFactors(job);
     } catch {
       Atomics.store(control, Slot.Failed, 1);
     }
@@ -20,7 +26,6 @@ parentPort?.on('message', (job: SplitJob | RowsJob) => {
     Atomics.notify(control, Slot.Done);
     return;
   }
-  if (job.type !== 'fit') return;
   const control = new Int32Array(job.control);
   const w = new Float64Array(job.weights);
   const grad = new Float64Array(job.gradient);

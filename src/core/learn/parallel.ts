@@ -54,6 +54,44 @@ export interface RowsJob {
   control: SharedArrayBuffer;
 }
 
+/**
+ * One-shot jobs of the Laplace posterior (laplace.ts) for the leaves [from, to): their factors
+ * (leafFactors) or their quadratic forms (quadraticTerms). The arrays they write are in shared
+ * memory; `data` is the geometry's inputs (xDim per row).
+ */
+export interface FactorsJob {
+  type: 'laplace-factors';
+  /** Float64, leaves × (dims + 1)²: written. */
+  factors: Float64Array;
+  data: Float32Array;
+  xDim: number;
+  dims: number;
+  /** Leaf k's labelled rows are rows[start[k] … start[k + 1]), each with its scale √(p(1 − p)). */
+  start: Int32Array;
+  rows: Int32Array;
+  scales: Float64Array;
+  priorPrecision: number;
+  from: number;
+  to: number;
+}
+
+export interface TermsJob {
+  type: 'laplace-terms';
+  factors: Float64Array;
+  data: Float32Array;
+  xDim: number;
+  dims: number;
+  /** The rows of the terms, sorted by leaf; leaf k's are byLeaf[start[k] … start[k + 1]). */
+  byLeaf: Int32Array;
+  start: Int32Array;
+  from: number;
+  to: number;
+  /** Float64, one per term: written. */
+  out: Float64Array;
+}
+
+type LaplaceJob = (FactorsJob | TermsJob) & { control?: SharedArrayBuffer };
+
 export interface SplitTerm {
   /** The fitting thread's rows are [0, mid); the helper's [mid, rows). */
   mid: number;
@@ -118,14 +156,19 @@ function shared<T extends Int32Array | Float64Array | Float32Array>(a: T): Share
 }
 
 function sharedData(X: Features): SharedArrayBuffer {
-  if (X.data.buffer instanceof SharedArrayBuffer && X.data.byteOffset === 0) return X.data.buffer;
-  let copy = sharedCopies.get(X.data);
+  return sharedFloat32(X.data).buffer as SharedArrayBuffer;
+}
+
+/** `a` itself when it is a whole SharedArrayBuffer, else its shared copy (made once per array). */
+function sharedFloat32(a: Float32Array): Float32Array {
+  if (a.buffer instanceof SharedArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) return a;
+  let copy = sharedCopies.get(a);
   if (!copy) {
-    copy = new Float32Array(new SharedArrayBuffer(X.data.byteLength));
-    copy.set(X.data);
-    sharedCopies.set(X.data, copy);
+    copy = new Float32Array(new SharedArrayBuffer(a.byteLength));
+    copy.set(a);
+    sharedCopies.set(a, copy);
   }
-  return copy.buffer as SharedArrayBuffer;
+  return copy;
 }
 
 /**
@@ -236,6 +279,39 @@ export function softmaxRowsOnHelper(X: Features, rows: Int32Array, weights: Floa
       }
       if (Atomics.load(control, Slot.Failed)) throw new Error('the helper thread failed to compute the predictions');
       return out;
+    },
+  };
+}
+
+/**
+ * Starts a Laplace job on the helper thread; `wait()` returns true once it is done, false when
+ * the helper did not take it up in time or failed (the caller then does it itself, as it does when
+ * this returns undefined: no helper, one thread wanted, or an array it writes not in shared memory).
+ */
+export function onHelper(job: FactorsJob | TermsJob, threads = fitThreads()): { wait(): boolean } | undefined {
+  if (threads < 2) return undefined;
+  const written = job.type === 'laplace-terms' ? [job.factors, job.out] : [job.factors];
+  if (!written.every((a) => a.buffer instanceof SharedArrayBuffer)) return undefined;
+  const worker = getHelper();
+  if (!worker) return undefined;
+  const control = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+  const message: LaplaceJob = { ...job, data: sharedFloat32(job.data), control: control.buffer as SharedArrayBuffer };
+  worker.postMessage(message);
+  return {
+    wait() {
+      // a helper that has not taken the job up in time (it failed to start, or is stuck) is given
+      // up on: the caller does the job itself (should the helper start later, it writes the same values)
+      if (Atomics.wait(control, Slot.Ready, 0, START_TIMEOUT_MS) === 'timed-out' && Atomics.load(control, Slot.Ready) === 0) {
+        unusable = true;
+        return false;
+      }
+      while (Atomics.load(control, Slot.Done) === 0) {
+        if (Atomics.wait(control, Slot.Done, 0, HELPER_TIMEOUT_MS) === 'timed-out') {
+          unusable = true;
+          throw new Error('the helper thread stopped responding');
+        }
+      }
+      return Atomics.load(control, Slot.Failed) === 0;
     },
   };
 }
