@@ -13,7 +13,8 @@ import { softmaxRows, softmaxDataTerm } from './softmax';
 parentPort?.on('message', (job: SplitJob | RowsJob | ((FactorsJob | TermsJob) & { control: SharedArrayBuffer })) => {
   if (job.type !== 'fit') {
     const control = new Int32Array(job.control);
-    Atomics.store(control, Slot.Ready, 1);
+    // claims the job, unless its sender has withdrawn it (it waited too long and does it itself)
+    if (Atomics.compareExchange(control, Slot.Ready, 0, 1) !== 0) return;
     Atomics.notify(control, Slot.Ready);
     try {
       if (job.type === 'softmax-rows') softmaxRows(new Float32Array(job.data), job.dim, new Int32Array(job.rows), new Float32Array(job.weights), job.K, new Float64Array(job.out));

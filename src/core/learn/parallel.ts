@@ -299,10 +299,13 @@ export function onHelper(job: FactorsJob | TermsJob, threads = fitThreads()): { 
   worker.postMessage(message);
   return {
     wait() {
-      // a helper that has not taken the job up in time (it failed to start, or is stuck) is given
-      // up on: the caller does the job itself (should the helper start later, it writes the same values)
-      if (Atomics.wait(control, Slot.Ready, 0, START_TIMEOUT_MS) === 'timed-out' && Atomics.load(control, Slot.Ready) === 0) {
+      // a helper that has not claimed the job in time (it failed to start, or is stuck) is given up
+      // on: the job is withdrawn (Ready 0 → 2, so that the helper never starts it late, while the
+      // caller is doing it or using its output) and the caller does it itself
+      if (Atomics.wait(control, Slot.Ready, 0, START_TIMEOUT_MS) === 'timed-out' && Atomics.compareExchange(control, Slot.Ready, 0, 2) === 0) {
         unusable = true;
+        void worker.terminate();
+        helper = undefined;
         return false;
       }
       while (Atomics.load(control, Slot.Done) === 0) {
