@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { binaryBald, inverseFactor, LaplacePosterior, posteriorDims, quadraticTerms } from '../../src/core/learn/laplace';
-import { onHelper, type TermsJob } from '../../src/core/learn/parallel';
+import { onHelper, openSplit, type TermsJob } from '../../src/core/learn/parallel';
 import type { Features } from '../../src/core/learn/softmax';
 import type { MarginalsMatrix } from '../../src/core/learn/uncertainty';
 import { seededRandom } from '../../src/core/learn/clustering';
@@ -214,4 +214,33 @@ test('laplace: the helper thread computes the quadratic forms it is given', () =
     }
     assert.ok(Math.abs(out[t] - s) <= 1e-12 * s, `term ${t}: ${out[t]} against ${s}`);
   }
+});
+
+test('laplace: a job the helper does not take up in time is withdrawn and never done late; later jobs run on the calling thread', async () => {
+  const rand = seededRandom(5);
+  // a two-thread fit left open keeps the helper busy (it waits for the fit's next evaluation)
+  const n = 2000;
+  const dim = 64;
+  const K = 40;
+  const X = { data: Float32Array.from({ length: n * dim }, () => rand() - 0.5), n, dim };
+  const split = openSplit(X, Int32Array.from({ length: n }, (_, i) => i), Int32Array.from({ length: n }, (_, i) => i % K), new Float64Array(n).fill(1), K, 2);
+  assert.ok(split, 'the fit runs on two threads');
+  const dims = 3;
+  const F = new Float64Array(new SharedArrayBuffer(2 * 16 * 8));
+  for (let k = 0; k < 2; k++) for (let i = 0; i < 4; i++) F[k * 16 + i * 4 + i] = 1;
+  const byLeaf = new Int32Array(new SharedArrayBuffer(4 * 4));
+  byLeaf.set([0, 1, 2, 3]);
+  const start = Int32Array.from([0, 2, 4]);
+  const job = (out: Float64Array): TermsJob => ({ type: 'laplace-terms', factors: F, data: X.data, xDim: dim, dims, byLeaf, start, from: 1, to: 2, out });
+  const late = new Float64Array(new SharedArrayBuffer(4 * 8));
+  const stuck = onHelper(job(late), 2, 200);
+  assert.ok(stuck);
+  assert.equal(stuck.wait(), false, 'given up on after 200 ms');
+  // the fit ends, which would free the helper for the jobs queued meanwhile: the withdrawn one is
+  // never done (the helper is stopped, and would skip it anyway)
+  split.close();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(Array.from(late), [0, 0, 0, 0]);
+  // from then on this thread does the posterior's work itself (as when there is one core)
+  assert.equal(onHelper(job(new Float64Array(new SharedArrayBuffer(4 * 8))), 2), undefined);
 });

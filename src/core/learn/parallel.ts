@@ -287,8 +287,9 @@ export function softmaxRowsOnHelper(X: Features, rows: Int32Array, weights: Floa
  * Starts a Laplace job on the helper thread; `wait()` returns true once it is done, false when
  * the helper did not take it up in time or failed (the caller then does it itself, as it does when
  * this returns undefined: no helper, one thread wanted, or an array it writes not in shared memory).
+ * `startTimeoutMs`: how long the helper has to take the job up.
  */
-export function onHelper(job: FactorsJob | TermsJob, threads = fitThreads()): { wait(): boolean } | undefined {
+export function onHelper(job: FactorsJob | TermsJob, threads = fitThreads(), startTimeoutMs = START_TIMEOUT_MS): { wait(): boolean } | undefined {
   if (threads < 2) return undefined;
   const written = job.type === 'laplace-terms' ? [job.factors, job.out] : [job.factors];
   if (!written.every((a) => a.buffer instanceof SharedArrayBuffer)) return undefined;
@@ -302,7 +303,7 @@ export function onHelper(job: FactorsJob | TermsJob, threads = fitThreads()): { 
       // a helper that has not claimed the job in time (it failed to start, or is stuck) is given up
       // on: the job is withdrawn (Ready 0 → 2, so that the helper never starts it late, while the
       // caller is doing it or using its output) and the caller does it itself
-      if (Atomics.wait(control, Slot.Ready, 0, START_TIMEOUT_MS) === 'timed-out' && Atomics.compareExchange(control, Slot.Ready, 0, 2) === 0) {
+      if (Atomics.wait(control, Slot.Ready, 0, startTimeoutMs) === 'timed-out' && Atomics.compareExchange(control, Slot.Ready, 0, 2) === 0) {
         unusable = true;
         void worker.terminate();
         helper = undefined;
