@@ -7,10 +7,10 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { leafFactors, quadraticTerms } from './laplace';
-import { Slot, type FactorsJob, type RowsJob, type SplitJob, type TermsJob } from './parallel';
+import { Slot, type LaplaceJob, type RowsJob, type SplitJob } from './parallel';
 import { softmaxRows, softmaxDataTerm } from './softmax';
 
-parentPort?.on('message', (job: SplitJob | RowsJob | ((FactorsJob | TermsJob) & { control: SharedArrayBuffer })) => {
+parentPort?.on('message', (job: SplitJob | RowsJob | LaplaceJob) => {
   if (job.type !== 'fit') {
     const control = new Int32Array(job.control);
     // claims the job, unless its sender has withdrawn it (it waited too long and does it itself)

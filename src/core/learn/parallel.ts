@@ -90,7 +90,8 @@ export interface TermsJob {
   out: Float64Array;
 }
 
-type LaplaceJob = (FactorsJob | TermsJob) & { control?: SharedArrayBuffer };
+/** A Laplace job as the helper receives it, with its control array. */
+export type LaplaceJob = (FactorsJob | TermsJob) & { control: SharedArrayBuffer };
 
 export interface SplitTerm {
   /** The fitting thread's rows are [0, mid); the helper's [mid, rows). */
@@ -242,6 +243,16 @@ export function openSplit(X: Features, rows: Int32Array, targets: Int32Array, ro
   };
 }
 
+/** Waits for a one-shot job's "done" (a helper silent for HELPER_TIMEOUT_MS is given up on, with an error). */
+function awaitDone(control: Int32Array): void {
+  while (Atomics.load(control, Slot.Done) === 0) {
+    if (Atomics.wait(control, Slot.Done, 0, HELPER_TIMEOUT_MS) === 'timed-out') {
+      unusable = true;
+      throw new Error('the helper thread stopped responding');
+    }
+  }
+}
+
 /** Below this many rows a head's refresh stays on one thread. */
 export const PARALLEL_MIN_ROWS = 256;
 
@@ -271,12 +282,7 @@ export function softmaxRowsOnHelper(X: Features, rows: Int32Array, weights: Floa
   worker.postMessage(job);
   return {
     wait() {
-      while (Atomics.load(control, Slot.Done) === 0) {
-        if (Atomics.wait(control, Slot.Done, 0, HELPER_TIMEOUT_MS) === 'timed-out') {
-          unusable = true;
-          throw new Error('the helper thread stopped responding');
-        }
-      }
+      awaitDone(control);
       if (Atomics.load(control, Slot.Failed)) throw new Error('the helper thread failed to compute the predictions');
       return out;
     },
@@ -309,12 +315,7 @@ export function onHelper(job: FactorsJob | TermsJob, threads = fitThreads(), sta
         helper = undefined;
         return false;
       }
-      while (Atomics.load(control, Slot.Done) === 0) {
-        if (Atomics.wait(control, Slot.Done, 0, HELPER_TIMEOUT_MS) === 'timed-out') {
-          unusable = true;
-          throw new Error('the helper thread stopped responding');
-        }
-      }
+      awaitDone(control);
       return Atomics.load(control, Slot.Failed) === 0;
     },
   };
