@@ -291,10 +291,12 @@ test('multi-level entropy by default passes over uncertain outliers that the tex
 });
 
 test('hybrid after the switch weighs uncertainty by typicality: uncertain outliers come after uncertain typical images', () => {
-  // the four far outliers are the most uncertain; blob 0 is nearly as uncertain
+  // the four far outliers are the most uncertain; blob 0 is nearly as uncertain. With no labels the
+  // posterior is its prior: a precise one (1,000), so that BALD is not saturated in every image
+  // (the blobs' logits would have a standard deviation of 4.5 with the default 10)
   const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob < 0 ? 0.5 : blob === 0 ? 0.55 : 0.9));
   const candidates = Array.from({ length: X.n }, (_, i) => i);
-  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 5, typicalMinClusterSize: 1, hybridCandidates: 1 } };
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled: [], embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 5, typicalMinClusterSize: 1, hybridCandidates: 1, baldPriorPrecision: 1000 } };
   // without the density factor the top of the queue and the batch are the outliers
   const plain = { ...ctx, options: { ...ctx.options, hybridDensity: 0 } };
   assert.deepEqual(selectBatch('hybrid', plain, 4).map((r) => blobOf[r]), [-1, -1, -1, -1]);

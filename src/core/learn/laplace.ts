@@ -2,14 +2,16 @@
  * How much of a softmax's doubt is the model's own (epistemic) rather than the data's: a Laplace
  * approximation of the posterior over the weights of a linear softmax over the leaves, block-diagonal
  * by class (each class's weight vector has the Hessian of the loss in it, Σᵢ pᵢₖ(1 − pᵢₖ) x̃ᵢx̃ᵢᵀ
- * over the labelled rows, plus the prior's precision), gives the variance of the logit gap between
- * a row's two most likely leaves; BALD on that binary decision (Houlsby et al. 2011, the probit
- * approximation) is the information a label would give about the weights. An image on which the
- * model is unsure because its neighbourhood is ambiguous (many labels around it, all disagreeing)
- * scores low; one that is unsure for want of labels, high.
+ * over the labelled rows, plus the prior's precision), gives the variance of each leaf's logit for
+ * a row; BALD (Houlsby et al. 2011) of the row's decision between its few likeliest leaves (the
+ * rest of its mass one more outcome) is the information a label would give about the weights: for
+ * two leaves in closed form (the probit approximation of the logit gap), for more by Monte Carlo
+ * over fixed draws. An image on which the model is unsure because its neighbourhood is ambiguous
+ * (many labels around it, all disagreeing) scores low; one that is unsure for want of labels, high.
  */
+import { drawToFront, seededRandom } from './clustering';
 import { cholesky } from './lda';
-import { onHelper, type FactorsJob, type TermsJob } from './parallel';
+import { onHelper, type BaldJob, type FactorsJob, type TermsJob } from './parallel';
 import type { Features } from './softmax';
 import type { MarginalsMatrix } from './uncertainty';
 
@@ -52,13 +54,17 @@ export class LaplacePosterior {
   private build = 0;
   private readonly member: Uint8Array;
   private members = 0;
-  private readonly pairA: Int32Array;
-  private readonly pairB: Int32Array;
+  /** Per row, its `classes` likeliest leaves (likeliest first; −1 past the last leaf) when its terms were computed. */
+  private readonly top: Int32Array;
+  /** Per row and each of those leaves k, x̃ᵀHₖ⁻¹x̃ (the variance of that leaf's logit). */
+  private readonly terms: Float64Array;
+  /** The build the row's terms belong to. */
   private readonly stamp: Int32Array;
-  private readonly variance: Float64Array;
 
   /** The leading dimensions of X it uses (posteriorDims). */
   readonly dims: number;
+  /** How many of a row's likeliest leaves its decision holds (BALD over them: `bald`), at least 2. */
+  readonly classes: number;
 
   constructor(
     /** The inputs of the linear softmax (the strategies' geometry: a PCA of the classifier inputs). */
@@ -67,13 +73,15 @@ export class LaplacePosterior {
     readonly leaves: ArrayLike<number>,
     /** The prior's precision on every weight (a Gaussian prior; 1/C in scikit-learn's terms). */
     readonly priorPrecision: number,
+    /** The likeliest leaves a row's decision is between (2: its top two, BALD in closed form). */
+    classes = 2,
   ) {
     this.dims = posteriorDims(X.dim, leaves.length);
+    this.classes = Math.max(2, Math.floor(classes));
     this.member = new Uint8Array(X.n);
-    this.pairA = new Int32Array(X.n);
-    this.pairB = new Int32Array(X.n);
-    this.stamp = new Int32Array(X.n);
-    this.variance = new Float64Array(X.n);
+    this.top = new Int32Array(X.n * this.classes).fill(-1);
+    this.terms = new Float64Array(X.n * this.classes);
+    this.stamp = new Int32Array(X.n).fill(-1);
   }
 
   /** Whether the next `gap` with these labelled rows builds the posterior again (and so reads their predictions). */
@@ -86,83 +94,133 @@ export class LaplacePosterior {
 
   /**
    * For each of `rows` (out[i] for rows[i]): the logit gap μ ≥ 0 between its two most likely leaves
-   * and the gap's variance σ² = x̃ᵀ(H_a⁻¹ + H_b⁻¹)x̃.
+   * and the gap's variance σ² = x̃ᵀ(H_a⁻¹ + H_b⁻¹)x̃ (μ = σ² = 0 where there is one leaf only).
    */
   gap(M: MarginalsMatrix, labelled: ArrayLike<number>, rows: ArrayLike<number>): { gap: Float64Array; variance: Float64Array } {
-    if (this.stale(labelled)) this.rebuild(M, labelled);
-    const { leaves } = this;
-    const K = leaves.length;
+    const logp = this.decisions(M, labelled, rows);
+    const m = this.classes;
     const gap = new Float64Array(rows.length);
-    const leaf = Int32Array.from(leaves);
-    const data = M.data;
-    // the rows whose variance is not known for their current pair of leaves
-    const todo: number[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      const o = r * M.nodes;
-      // the two likeliest leaves (the first of equals), read in place
-      let a = 0;
-      let b = -1;
-      let pa = data[o + leaf[0]];
-      let pb = -Infinity;
-      for (let k = 1; k < K; k++) {
-        const v = data[o + leaf[k]];
-        if (v > pa) {
-          b = a;
-          pb = pa;
-          a = k;
-          pa = v;
-        } else if (b < 0 || v > pb) {
-          b = k;
-          pb = v;
-        }
-      }
-      if (b < 0) continue;
-      gap[i] = Math.log(Math.max(pa, FLOOR)) - Math.log(Math.max(pb, FLOOR));
-      if (this.stamp[r] !== this.build || this.pairA[r] !== a || this.pairB[r] !== b) {
-        this.pairA[r] = a;
-        this.pairB[r] = b;
-        this.stamp[r] = this.build;
-        todo.push(r);
-      }
-    }
-    this.varianceOf(todo);
     const variance = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) variance[i] = this.variance[rows[i]];
+    for (let i = 0; i < rows.length; i++) {
+      const o = rows[i] * m;
+      if (this.top[o + 1] < 0) continue;
+      gap[i] = logp[i * m] - logp[i * m + 1];
+      variance[i] = this.terms[o] + this.terms[o + 1];
+    }
     return { gap, variance };
   }
 
   /**
-   * variance[r] = ‖L_a⁻¹x̃‖² + ‖L_b⁻¹x̃‖² for each of `rows` and its pair (a, b): the terms sorted by
-   * leaf (one factor serves all its rows while it is in cache), the second half of the leaves on
-   * the helper thread where there is one (parallel.ts).
+   * BALD of each row's decision (out[i] for rows[i]), in bits: with two classes, the top-two
+   * decision's in closed form (binaryBald); with more, the decision between its `classes` likeliest
+   * leaves and the rest of the mass as one more outcome (without noise), their logits independent
+   * Gaussians N(log pₖ, x̃ᵀHₖ⁻¹x̃), the expectation over BALD_SAMPLES fixed normal draws (the same
+   * for every row, so that scores compare without sampling noise between rows).
    */
-  private varianceOf(rows: number[]): void {
-    const K = this.leaves.length;
-    const start = new Int32Array(K + 1);
-    for (const r of rows) {
-      start[this.pairA[r] + 1]++;
-      start[this.pairB[r] + 1]++;
+  bald(M: MarginalsMatrix, labelled: ArrayLike<number>, rows: ArrayLike<number>): Float64Array {
+    const m = this.classes;
+    if (m === 2) {
+      const e = this.gap(M, labelled, rows);
+      return Float64Array.from(e.gap, (mu, i) => binaryBald(mu, e.variance[i]));
     }
+    const logp = this.decisions(M, labelled, rows);
+    const n = rows.length;
+    const parallel = n >= PARALLEL_MIN_BALD_ROWS;
+    const shared = (length: number) => new Float64Array(parallel ? new SharedArrayBuffer(length * 8) : new ArrayBuffer(length * 8));
+    const lp = shared(n * m);
+    lp.set(logp);
+    const variance = shared(n * m);
+    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) variance[i * m + j] = this.terms[rows[i] * m + j];
+    const out = shared(n);
+    const job: BaldJob = { type: 'laplace-bald', logp: lp, variance, classes: m, draws: normalDraws(BALD_SAMPLES, m), samples: BALD_SAMPLES, from: n >> 1, to: n, out };
+    const helper = parallel ? onHelper(job) : undefined;
+    baldRows({ ...job, from: 0, to: helper ? job.from : n });
+    if (helper && !helper.wait()) baldRows(job);
+    return Float64Array.from(out);
+  }
+
+  /**
+   * Each row's `classes` likeliest leaves (the first of equals first) into `top`, and their terms
+   * where they are not known for those leaves in this build (the posterior is built first where it
+   * is stale); returns their log-probabilities, floored (out[i·classes + j] for rows[i]).
+   */
+  private decisions(M: MarginalsMatrix, labelled: ArrayLike<number>, rows: ArrayLike<number>): Float64Array {
+    if (this.stale(labelled)) this.rebuild(M, labelled);
+    const K = this.leaves.length;
+    const m = this.classes;
+    const leaf = Int32Array.from(this.leaves);
+    const data = M.data;
+    const logp = new Float64Array(rows.length * m);
+    const best = new Int32Array(m);
+    const bestP = new Float64Array(m);
+    // the rows whose terms are not known for their current leaves
+    const todo: number[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const o = r * M.nodes;
+      // the likeliest leaves, read in place (an insertion into a list of m)
+      best.fill(-1);
+      bestP.fill(-Infinity);
+      for (let k = 0; k < K; k++) {
+        const v = data[o + leaf[k]];
+        if (best[m - 1] >= 0 && !(v > bestP[m - 1])) continue;
+        let j = m - 1;
+        while (j > 0 && (best[j - 1] < 0 || v > bestP[j - 1])) {
+          best[j] = best[j - 1];
+          bestP[j] = bestP[j - 1];
+          j--;
+        }
+        best[j] = k;
+        bestP[j] = v;
+      }
+      let same = this.stamp[r] === this.build;
+      for (let j = 0; j < m; j++) {
+        if (this.top[r * m + j] !== best[j]) same = false;
+        this.top[r * m + j] = best[j];
+        logp[i * m + j] = best[j] >= 0 ? Math.log(Math.max(bestP[j], FLOOR)) : -Infinity;
+      }
+      if (!same) {
+        this.stamp[r] = this.build;
+        todo.push(r);
+      }
+    }
+    this.termsOf(todo);
+    return logp;
+  }
+
+  /**
+   * terms[r·classes + j] = ‖L_k⁻¹x̃‖² for each of `rows` and each of its leaves k = top[r·classes + j]:
+   * the terms sorted by leaf (one factor serves all its rows while it is in cache), the leaves from
+   * the one that holds the middle term on on the helper thread where there is one (parallel.ts).
+   */
+  private termsOf(rows: number[]): void {
+    const K = this.leaves.length;
+    const m = this.classes;
+    const start = new Int32Array(K + 1);
+    for (const r of rows) for (let j = 0; j < m; j++) if (this.top[r * m + j] >= 0) start[this.top[r * m + j] + 1]++;
     for (let k = 0; k < K; k++) start[k + 1] += start[k];
-    const terms = 2 * rows.length;
+    const terms = start[K];
     const parallel = terms >= PARALLEL_MIN_TERMS;
     const byLeaf = new Int32Array(parallel ? new SharedArrayBuffer(terms * 4) : new ArrayBuffer(terms * 4));
+    // where each term's value goes in `this.terms`
+    const slot = new Int32Array(terms);
     const next = start.slice(0, K);
     for (const r of rows) {
-      byLeaf[next[this.pairA[r]]++] = r;
-      byLeaf[next[this.pairB[r]]++] = r;
+      for (let j = 0; j < m; j++) {
+        const k = this.top[r * m + j];
+        if (k < 0) continue;
+        slot[next[k]] = r * m + j;
+        byLeaf[next[k]++] = r;
+      }
     }
     const out = new Float64Array(parallel ? new SharedArrayBuffer(terms * 8) : new ArrayBuffer(terms * 8));
-    // the helper takes the leaves from the one that holds the middle term on
     let split = K;
     if (parallel) for (split = 0; split < K && start[split] < terms / 2; ) split++;
     const job: TermsJob = { type: 'laplace-terms', factors: this.factors!, data: this.X.data, xDim: this.X.dim, dims: this.dims, byLeaf, start, from: split, to: K, out };
     const helper = split < K ? onHelper(job) : undefined;
     quadraticTerms({ ...job, from: 0, to: helper ? split : K });
     if (helper && !helper.wait()) quadraticTerms(job);
-    for (const r of rows) this.variance[r] = 0;
-    for (let t = 0; t < terms; t++) this.variance[byLeaf[t]] += out[t];
+    for (let t = 0; t < terms; t++) this.terms[slot[t]] = out[t];
   }
 
   private rebuild(M: MarginalsMatrix, labelled: ArrayLike<number>): void {
@@ -245,6 +303,37 @@ function topClasses(p: Float64Array, m: number, out: Int32Array): Int32Array {
   return out;
 }
 
+/**
+ * S fixed standard normal draws in each of m dimensions (out[s·m + j]), a Latin hypercube: in
+ * each dimension the S quantiles Φ⁻¹((i + ½)/S), in an order of their own (seeded shuffles), so
+ * that 64 draws estimate an expectation over a few Gaussians about as well as thousands of
+ * independent ones would.
+ */
+function normalDraws(S: number, m: number): Float64Array {
+  const rand = seededRandom(0x2545f491);
+  const out = new Float64Array(S * m);
+  for (let j = 0; j < m; j++) {
+    const order = Array.from({ length: S }, (_, i) => i);
+    drawToFront(order, S, rand);
+    for (let s = 0; s < S; s++) out[s * m + j] = normalQuantile((order[s] + 0.5) / S);
+  }
+  return out;
+}
+
+/** Φ⁻¹(p) for p in (0, 1) (Acklam's rational approximation, relative error < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  const tail = (q: number) => (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
 function binaryEntropyBits(q: number): number {
   if (q <= 0 || q >= 1) return 0;
   return -(q * Math.log2(q) + (1 - q) * Math.log2(1 - q));
@@ -257,10 +346,73 @@ function normalCdf(z: number): number {
   return z >= 0 ? 1 - y / 2 : y / 2;
 }
 
+/**
+ * Monte Carlo draws of BALD over more than two leaves (a Latin hypercube: on logits like the dev
+ * data's, σ² ≈ 2, the scores of 32 draws rank rows as 20,000 independent draws do with Spearman's
+ * ρ 0.996, within 6 % of their values; 32 independent draws: ρ 0.990, 15 %).
+ */
+const BALD_SAMPLES = 32;
+
+/** Below this many rows BALD over more than two leaves is computed on one thread. */
+const PARALLEL_MIN_BALD_ROWS = 4096;
+
 /** Below this many (row, leaf) terms the variances are computed on one thread. */
 const PARALLEL_MIN_TERMS = 8192;
 /** Below this many multiply-adds of ZₖᵀZₖ over all leaves the factors are made on one thread. */
 const PARALLEL_MIN_FACTOR_WORK = 4_000_000;
+
+/**
+ * out[i] = BALD of row i's decision for the rows i in [from, to), in bits (LaplacePosterior.bald;
+ * also run on the helper thread): its leaves' logits N(logp, variance), the rest of its mass one more
+ * outcome without noise, the expectations over the job's draws.
+ */
+export function baldRows(job: Omit<BaldJob, 'type'>): void {
+  const { logp, variance, classes: m, draws: z, samples: S, out } = job;
+  const mean = new Float64Array(m + 1);
+  const q = new Float64Array(m + 1);
+  const sd = new Float64Array(m);
+  for (let i = job.from; i < job.to; i++) {
+    let n = 0; // the leaves the row has (fewer than m on a small taxonomy)
+    let mass = 0;
+    for (; n < m && logp[i * m + n] > -Infinity; n++) {
+      sd[n] = Math.sqrt(variance[i * m + n]);
+      mass += Math.exp(logp[i * m + n]);
+    }
+    if (n < 2) {
+      out[i] = 0;
+      continue;
+    }
+    const lr = mass < 1 ? Math.log(1 - mass) : -Infinity;
+    mean.fill(0);
+    let expected = 0;
+    for (let s = 0; s < S; s++) {
+      let mx = lr;
+      for (let j = 0; j < n; j++) {
+        q[j] = logp[i * m + j] + sd[j] * z[s * m + j];
+        if (q[j] > mx) mx = q[j];
+      }
+      q[n] = lr;
+      // the sample's entropy by its log-partition: H = log Σ e^(q − mx) − Σ p·(q − mx), one log per sample
+      let total = 0;
+      let moment = 0;
+      for (let j = 0; j <= n; j++) {
+        const d = q[j] - mx;
+        const e = d > -Infinity ? Math.exp(d) : 0;
+        q[j] = e;
+        total += e;
+        if (e > 0) moment += e * d;
+      }
+      expected += Math.log(total) - moment / total;
+      for (let j = 0; j <= n; j++) mean[j] += q[j] / total;
+    }
+    let h = 0;
+    for (let j = 0; j <= n; j++) {
+      const v = mean[j] / S;
+      if (v > 0) h -= v * Math.log(v);
+    }
+    out[i] = Math.max(0, h - expected / S) / Math.LN2;
+  }
+}
 
 /**
  * Hₖ = ZₖᵀZₖ + prior·I → Lₖ⁻¹ (inverseFactor) into factors at k·D² for the leaves k in

@@ -3,10 +3,10 @@
  * on the generation counter, evaluates the data term on its rows with the published weights and
  * signals "done", until told to stop; then it returns to its message loop for the next fit. It
  * also takes one-shot jobs: one head's probabilities for a set of rows (the session's refresh) and
- * the Laplace posterior's factors or quadratic forms for some leaves (the hybrid's BALD, laplace.ts).
+ * the Laplace posterior's factors or quadratic forms for some leaves, or BALD for some rows (the hybrid's BALD, laplace.ts).
  */
 import { parentPort } from 'node:worker_threads';
-import { leafFactors, quadraticTerms } from './laplace';
+import { baldRows, leafFactors, quadraticTerms } from './laplace';
 import { Slot, type LaplaceJob, type RowsJob, type SplitJob } from './parallel';
 import { softmaxRows, softmaxDataTerm } from './softmax';
 
@@ -19,7 +19,9 @@ parentPort?.on('message', (job: SplitJob | RowsJob | LaplaceJob) => {
     try {
       if (job.type === 'softmax-rows') softmaxRows(new Float32Array(job.data), job.dim, new Int32Array(job.rows), new Float32Array(job.weights), job.K, new Float64Array(job.out));
       else if (job.type === 'laplace-terms') quadraticTerms(job);
-      else leafFactors(job);
+      else if (job.type === 'laplace-bald') baldRows(job);
+      else if (job.type === 'laplace-factors') leafFactors(job);
+      else throw new Error(`unknown job ${JSON.stringify((job as { type: unknown }).type)}`);
     } catch {
       Atomics.store(control, Slot.Failed, 1);
     }

@@ -90,8 +90,25 @@ export interface TermsJob {
   out: Float64Array;
 }
 
+/** BALD of the rows [from, to) over their likeliest leaves (baldRows in laplace.ts). */
+export interface BaldJob {
+  type: 'laplace-bald';
+  /** Float64, rows × classes: each row's log-probabilities of its likeliest leaves (−∞ past its last). */
+  logp: Float64Array;
+  /** Float64, rows × classes: the variances of those leaves' logits. */
+  variance: Float64Array;
+  classes: number;
+  /** Float64, samples × classes: the standard normal draws. */
+  draws: Float64Array;
+  samples: number;
+  from: number;
+  to: number;
+  /** Float64, one per row: written. */
+  out: Float64Array;
+}
+
 /** A Laplace job as the helper receives it, with its control array. */
-export type LaplaceJob = (FactorsJob | TermsJob) & { control: SharedArrayBuffer };
+export type LaplaceJob = (FactorsJob | TermsJob | BaldJob) & { control: SharedArrayBuffer };
 
 export interface SplitTerm {
   /** The fitting thread's rows are [0, mid); the helper's [mid, rows). */
@@ -295,14 +312,15 @@ export function softmaxRowsOnHelper(X: Features, rows: Int32Array, weights: Floa
  * this returns undefined: no helper, one thread wanted, or an array it writes not in shared memory).
  * `startTimeoutMs`: how long the helper has to take the job up.
  */
-export function onHelper(job: FactorsJob | TermsJob, threads = fitThreads(), startTimeoutMs = START_TIMEOUT_MS): { wait(): boolean } | undefined {
+export function onHelper(job: FactorsJob | TermsJob | BaldJob, threads = fitThreads(), startTimeoutMs = START_TIMEOUT_MS): { wait(): boolean } | undefined {
   if (threads < 2) return undefined;
-  const written = job.type === 'laplace-terms' ? [job.factors, job.out] : [job.factors];
+  const written = job.type === 'laplace-terms' ? [job.factors, job.out] : job.type === 'laplace-bald' ? [job.out] : [job.factors];
   if (!written.every((a) => a.buffer instanceof SharedArrayBuffer)) return undefined;
   const worker = getHelper();
   if (!worker) return undefined;
   const control = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
-  const message: LaplaceJob = { ...job, data: sharedFloat32(job.data), control: control.buffer as SharedArrayBuffer };
+  // the geometry goes once into shared memory (not copied per job); a BALD job's inputs are copied with the message
+  const message: LaplaceJob = job.type === 'laplace-bald' ? { ...job, control: control.buffer as SharedArrayBuffer } : { ...job, data: sharedFloat32(job.data), control: control.buffer as SharedArrayBuffer };
   worker.postMessage(message);
   return {
     wait() {

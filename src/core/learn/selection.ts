@@ -6,7 +6,7 @@
 import type { Taxonomy } from '../taxonomy';
 import { drawToFront, farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
 import { COVER_MAX_ROWS, Coverage, coverBatch, coverGraph, type CoverGraph } from './coverage';
-import { binaryBald, LaplacePosterior } from './laplace';
+import { LaplacePosterior } from './laplace';
 import type { Features } from './softmax';
 import { levelStructure, levelWeights, measureFunction, UNCERTAINTY_MEASURES, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
 
@@ -23,7 +23,7 @@ export interface StrategyInfo {
 }
 
 export const STRATEGIES: readonly StrategyInfo[] = [
-  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then those a label would teach the model most (BALD, weighed by how typical they are), spread over the clusters of the pool within a batch (default)', usesPredictions: true, usesEmbeddings: true },
+  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then those a label would teach the model most (BALD of the choice among their four likeliest leaves, weighed by how typical they are), spread over the clusters of the pool within a batch (default)', usesPredictions: true, usesEmbeddings: true },
   { name: 'typical', description: 'the most typical image of the largest clusters that have the fewest labels (TypiClust)', usesPredictions: false, usesEmbeddings: true },
   { name: 'multilevel-entropy', description: 'weighted sum over tree levels of the normalised entropy of the level distribution, times typicality³; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
   { name: 'multilevel-margin', description: 'weighted sum over tree levels of one minus the gap between the two most likely nodes, times typicality³; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
@@ -48,6 +48,11 @@ export interface SelectionOptions {
   hybridBlendLabelsPerLeaf?: number;
   /** Hybrid: the uncertainty measure after the switch ('bald': what a label would teach the model, its own doubt rather than the data's; laplace.ts). */
   hybridMeasure?: UncertaintyMeasure | 'bald';
+  /**
+   * Hybrid's 'bald': the decision it is the information of is between an image's this many likeliest
+   * leaves and the rest of its mass (2: the top two alone, in closed form; more: Monte Carlo).
+   */
+  baldClasses?: number;
   /** Hybrid's 'bald': the prior precision of its Laplace posterior (1/C in scikit-learn's terms). */
   baldPriorPrecision?: number;
   /** Hybrid: the batch after the switch is picked among the top (this × batch) most uncertain. */
@@ -123,6 +128,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridBlendLabelsPerLeaf: 0,
   hybridMeasure: 'bald',
   baldPriorPrecision: 10,
+  baldClasses: 4,
   hybridCandidates: 10,
   hybridAvoidLabelled: false,
   hybridDiversity: 'clusters',
@@ -195,9 +201,9 @@ export class ClusterCache {
   }
   private readonly posteriors = new WeakMap<Features, LaplacePosterior>();
   /** The Laplace posterior over X's rows (one per geometry; it tracks its labelled rows itself). */
-  posterior(X: Features, leaves: ArrayLike<number>, priorPrecision: number): LaplacePosterior {
+  posterior(X: Features, leaves: ArrayLike<number>, priorPrecision: number, classes = 2): LaplacePosterior {
     let p = this.posteriors.get(X);
-    if (!p || p.leaves !== leaves || p.priorPrecision !== priorPrecision) this.posteriors.set(X, (p = new LaplacePosterior(X, leaves, priorPrecision)));
+    if (!p || p.leaves !== leaves || p.priorPrecision !== priorPrecision || p.classes !== classes) this.posteriors.set(X, (p = new LaplacePosterior(X, leaves, priorPrecision, classes)));
     return p;
   }
   get(X: Features, rows: ArrayLike<number>, k: number, seed: number, neighbours: number): { clustering: Clustering; typicality: Float64Array } {
@@ -245,6 +251,7 @@ function resolved(ctx: SelectionContext) {
   if (o.hybridRepresentative !== 'cover' && o.hybridRepresentative !== 'typical') throw new Error(`unknown representative phase ${JSON.stringify(o.hybridRepresentative)} (setting taxon.queue.hybridRepresentative); it is cover or typical`);
   if (o.hybridDiversity !== 'farthest' && o.hybridDiversity !== 'clusters') throw new Error(`unknown hybrid diversity ${JSON.stringify(o.hybridDiversity)} (setting taxon.queue.hybridDiversity); it is clusters or farthest`);
   if (o.hybridMeasure !== 'bald' && !UNCERTAINTY_MEASURES.includes(o.hybridMeasure)) throw new Error(`unknown hybrid measure ${JSON.stringify(o.hybridMeasure)} (setting taxon.queue.hybridMeasure); it is bald or one of ${UNCERTAINTY_MEASURES.join(', ')}`);
+  if (!(Number.isInteger(o.baldClasses) && o.baldClasses >= 2)) throw new Error(`BALD's classes ${o.baldClasses} is not a whole number ≥ 2`);
   if (!(o.baldPriorPrecision > 0)) throw new Error(`BALD's prior precision ${o.baldPriorPrecision} is not a number > 0`);
   if (!(o.hybridDensity >= 0)) throw new Error(`hybrid density ${o.hybridDensity} is not a number ≥ 0 (setting taxon.queue.hybridDensity)`);
   if (!(o.multilevelWarmStart >= 0)) throw new Error(`multi-level warm start ${o.multilevelWarmStart} is not a number ≥ 0 (setting taxon.queue.multilevelWarmStartLabelsPerLeaf)`);
@@ -299,7 +306,7 @@ function measured(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Ar
  */
 function hybridScores(ctx: SelectionContext): Float64Array {
   const { o } = resolved(ctx);
-  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.hybridDensity}`, () => weighDensity(plainScores(o.hybridMeasure, ctx), ctx, o.hybridDensity));
+  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.baldClasses}:${o.hybridDensity}`, () => weighDensity(plainScores(o.hybridMeasure, ctx), ctx, o.hybridDensity));
 }
 
 /** A measure's scores without the multi-level strategies' density factor (out[i] for candidates[i]). */
@@ -307,18 +314,17 @@ function plainScores(measure: UncertaintyMeasure | 'bald', ctx: SelectionContext
   return measure === 'bald' ? baldScores(ctx) : uncertainty(measure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
 }
 
-/** BALD of each candidate's top-two-leaf decision (laplace.ts): what a label would teach a linear softmax on the geometry with the model's probabilities. */
+/** BALD of each candidate's decision among its likeliest leaves (baldClasses; laplace.ts): what a label would teach a linear softmax on the geometry with the model's probabilities. */
 function baldScores(ctx: SelectionContext): Float64Array {
   const X = need(ctx.embeddings, 'hybrid', 'embeddings');
   const M = need(ctx.marginals, 'hybrid', 'predictions (marginals)');
-  const e = posteriorOf(ctx, X).gap(M, ctx.labelled, ctx.candidates);
-  return Float64Array.from(e.gap, (mu, i) => binaryBald(mu, e.variance[i]));
+  return posteriorOf(ctx, X).bald(M, ctx.labelled, ctx.candidates);
 }
 
 /** The pool's Laplace posterior, kept in the cluster cache between rankings (it is rebuilt as labels grow, laplace.ts). */
 function posteriorOf(ctx: SelectionContext, X: Features): LaplacePosterior {
   const { o, levels } = resolved(ctx);
-  return (ctx.clusters ?? new ClusterCache()).posterior(X, levels.leaves, o.baldPriorPrecision);
+  return (ctx.clusters ?? new ClusterCache()).posterior(X, levels.leaves, o.baldPriorPrecision, o.baldClasses);
 }
 
 /** Whether the hybrid's next ranking reads the labelled rows' predictions (BALD after the switch, when its posterior is built again): a caller that lets them go stale refreshes them first. */
