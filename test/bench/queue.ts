@@ -78,7 +78,7 @@ export function queueSuite(quick: boolean): Record<string, unknown> {
     items: n,
     taxonomy: { nodes: t.size, leaves: leaves.length },
     labelled: labelledCount,
-    note: 'hybrid after its switch (BALD of the choice among the four likeliest leaves, by Monte Carlo, under the Laplace posterior made of the 4,000 labelled items × typicality; its first run, runs[0], builds the posterior, the others reuse it as a session does until the labels grow 5 %); typical, the hybrid and the multi-level strategies (typicality³) read the k-means clustering of the pool, computed once per pool (clusteringMs) and cached between rankings',
+    note: 'hybrid after its switch (BALD of the top-two-leaf decision under the Laplace posterior made of the 4,000 labelled items × typicality; its first run, runs[0], builds the posterior, the others reuse it as a session does until the labels grow 5 %); typical, the hybrid and the multi-level strategies (typicality³) read the k-means clustering of the pool, computed once per pool (clusteringMs) and cached between rankings',
     clusteringMs,
     rank: results,
     targets: { ms: 1000 },

@@ -158,26 +158,51 @@ export class LaplacePosterior {
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
       const o = r * M.nodes;
-      // the likeliest leaves, read in place (an insertion into a list of m)
-      best.fill(-1);
-      bestP.fill(-Infinity);
-      for (let k = 0; k < K; k++) {
-        const v = data[o + leaf[k]];
-        if (best[m - 1] >= 0 && !(v > bestP[m - 1])) continue;
-        let j = m - 1;
-        while (j > 0 && (best[j - 1] < 0 || v > bestP[j - 1])) {
-          best[j] = best[j - 1];
-          bestP[j] = bestP[j - 1];
-          j--;
-        }
-        best[j] = k;
-        bestP[j] = v;
-      }
       let same = this.stamp[r] === this.build;
-      for (let j = 0; j < m; j++) {
-        if (this.top[r * m + j] !== best[j]) same = false;
-        this.top[r * m + j] = best[j];
-        logp[i * m + j] = best[j] >= 0 ? Math.log(Math.max(bestP[j], FLOOR)) : -Infinity;
+      if (m === 2) {
+        // the two likeliest (the queue's hot loop: in scalars)
+        let a = 0;
+        let b = -1;
+        let pa = data[o + leaf[0]];
+        let pb = -Infinity;
+        for (let k = 1; k < K; k++) {
+          const v = data[o + leaf[k]];
+          if (v > pa) {
+            b = a;
+            pb = pa;
+            a = k;
+            pa = v;
+          } else if (b < 0 || v > pb) {
+            b = k;
+            pb = v;
+          }
+        }
+        if (this.top[r * 2] !== a || this.top[r * 2 + 1] !== b) same = false;
+        this.top[r * 2] = a;
+        this.top[r * 2 + 1] = b;
+        logp[i * 2] = Math.log(Math.max(pa, FLOOR));
+        logp[i * 2 + 1] = b >= 0 ? Math.log(Math.max(pb, FLOOR)) : -Infinity;
+      } else {
+        // the likeliest leaves, read in place (an insertion into a list of m)
+        best.fill(-1);
+        bestP.fill(-Infinity);
+        for (let k = 0; k < K; k++) {
+          const v = data[o + leaf[k]];
+          if (best[m - 1] >= 0 && !(v > bestP[m - 1])) continue;
+          let j = m - 1;
+          while (j > 0 && (best[j - 1] < 0 || v > bestP[j - 1])) {
+            best[j] = best[j - 1];
+            bestP[j] = bestP[j - 1];
+            j--;
+          }
+          best[j] = k;
+          bestP[j] = v;
+        }
+        for (let j = 0; j < m; j++) {
+          if (this.top[r * m + j] !== best[j]) same = false;
+          this.top[r * m + j] = best[j];
+          logp[i * m + j] = best[j] >= 0 ? Math.log(Math.max(bestP[j], FLOOR)) : -Infinity;
+        }
       }
       if (!same) {
         this.stamp[r] = this.build;
