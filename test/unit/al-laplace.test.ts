@@ -152,10 +152,13 @@ test('laplace: a taxonomy with many leaves gets a posterior on the leading direc
   }
 });
 
-test('laplace: a posterior of many labels and rows, half built and computed on the helper thread, gives the variances of one thread to the bit', () => {
-  // 40 leaves in 8-d; 4,000 labelled rows (16 leaves each: 5.2 million multiply-adds for the factors)
-  // and 6,000 candidates (12,000 terms): both past the thresholds for two threads
-  const rand = seededRandom(9);
+/**
+ * 40 leaves in 8-d, peaked random probabilities: 4,000 labelled rows (16 leaves each: 5.2 million
+ * multiply-adds for the factors) and 6,000 candidates (12,000 terms of two leaves each): past the
+ * thresholds for two threads.
+ */
+function manyRows(seed: number) {
+  const rand = seededRandom(seed);
   const n = 10000;
   const K = 40;
   const X = { data: Float32Array.from({ length: n * 8 }, () => rand() * 2 - 1), n, dim: 8 };
@@ -168,19 +171,28 @@ test('laplace: a posterior of many labels and rows, half built and computed on t
   const leaves = Array.from({ length: K }, (_, k) => k);
   const labelled = Array.from({ length: 4000 }, (_, i) => i);
   const rows = Array.from({ length: n - 4000 }, (_, i) => 4000 + i);
+  return { X, M, K, leaves, labelled, rows };
+}
+
+/** Runs `body` with TAXON_THREADS set to `threads`, then restores it. */
+function withThreads<T>(threads: number, body: () => T): T {
   const saved = process.env.TAXON_THREADS;
+  process.env.TAXON_THREADS = String(threads);
   try {
-    process.env.TAXON_THREADS = '1';
-    const one = new LaplacePosterior(X, leaves, 10).gap(M, labelled, rows);
-    process.env.TAXON_THREADS = '2';
-    const two = new LaplacePosterior(X, leaves, 10).gap(M, labelled, rows);
-    assert.deepEqual(Array.from(two.variance), Array.from(one.variance));
-    assert.deepEqual(Array.from(two.gap), Array.from(one.gap));
-    for (const v of one.variance) assert.ok(v > 0 && Number.isFinite(v));
+    return body();
   } finally {
     if (saved === undefined) delete process.env.TAXON_THREADS;
     else process.env.TAXON_THREADS = saved;
   }
+}
+
+test('laplace: a posterior of many labels and rows, half built and computed on the helper thread, gives the variances of one thread to the bit', () => {
+  const { X, M, leaves, labelled, rows } = manyRows(9);
+  const one = withThreads(1, () => new LaplacePosterior(X, leaves, 10).gap(M, labelled, rows));
+  const two = withThreads(2, () => new LaplacePosterior(X, leaves, 10).gap(M, labelled, rows));
+  assert.deepEqual(Array.from(two.variance), Array.from(one.variance));
+  assert.deepEqual(Array.from(two.gap), Array.from(one.gap));
+  for (const v of one.variance) assert.ok(v > 0 && Number.isFinite(v));
 });
 
 test('laplace: the helper thread computes the quadratic forms it is given', () => {
@@ -295,25 +307,10 @@ test('laplace: BALD over a row\'s four likeliest leaves is the information of in
 });
 
 test('laplace: with four classes a kept posterior computes a row\'s terms again when any of its four likeliest leaves changes, and two threads give one thread\'s scores to the bit', () => {
-  const rand = seededRandom(13);
-  const n = 10000;
-  const K = 40;
-  const X = { data: Float32Array.from({ length: n * 8 }, () => rand() * 2 - 1), n, dim: 8 };
-  const M = { data: new Float32Array(n * K), n, nodes: K };
-  for (let r = 0; r < n; r++) {
-    let z = 0;
-    for (let k = 0; k < K; k++) z += M.data[r * K + k] = Math.exp(6 * rand() ** 3);
-    for (let k = 0; k < K; k++) M.data[r * K + k] /= z;
-  }
-  const leaves = Array.from({ length: K }, (_, k) => k);
-  const labelled = Array.from({ length: 4000 }, (_, i) => i);
-  const rows = Array.from({ length: n - 4000 }, (_, i) => 4000 + i);
-  const saved = process.env.TAXON_THREADS;
-  try {
-    // 6,000 rows × 4 terms: past the threshold for two threads
-    process.env.TAXON_THREADS = '1';
-    const one = new LaplacePosterior(X, leaves, 10, 4).bald(M, labelled, rows);
-    process.env.TAXON_THREADS = '2';
+  // 6,000 rows × 4 terms, 6,000 rows of Monte Carlo: past the thresholds for two threads
+  const { X, M, K, leaves, labelled, rows } = manyRows(13);
+  const one = withThreads(1, () => new LaplacePosterior(X, leaves, 10, 4).bald(M, labelled, rows));
+  withThreads(2, () => {
     const kept = new LaplacePosterior(X, leaves, 10, 4);
     const two = kept.bald(M, labelled, rows);
     assert.deepEqual(Array.from(two), Array.from(one));
@@ -329,8 +326,5 @@ test('laplace: with four classes a kept posterior computes a row\'s terms again 
     assert.equal(again[0], fresh[0], 'its terms for the new fourth leaf');
     assert.notEqual(again[0], two[0]);
     assert.equal(again[1], two[1], 'another row: kept');
-  } finally {
-    if (saved === undefined) delete process.env.TAXON_THREADS;
-    else process.env.TAXON_THREADS = saved;
-  }
+  });
 });
