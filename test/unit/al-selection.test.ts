@@ -306,6 +306,8 @@ test('hybrid after the switch weighs uncertainty by typicality: uncertain outlie
   assert.deepEqual(selectBatch('hybrid', ctx, 4).map((r) => blobOf[r]), [0, 0, 0, 0]);
   assert.deepEqual(topIndices(scoreItems('hybrid', ctx), 4).map((i) => blobOf[i]), [0, 0, 0, 0]);
   assert.throws(() => selectBatch('hybrid', { ...ctx, options: { hybridDensity: -1 } }, 4), /hybrid density -1 is not a number ≥ 0 \(setting taxon\.queue\.hybridDensity\)/);
+  assert.throws(() => selectBatch('hybrid', { ...ctx, options: { baldClasses: 1 } }, 4), /BALD's classes 1 is not a whole number ≥ 2/);
+  assert.throws(() => selectBatch('hybrid', { ...ctx, options: { baldClasses: 2.5 } }, 4), /BALD's classes 2\.5 is not a whole number ≥ 2/);
   assert.throws(() => selectBatch('hybrid', { ...ctx, options: { hybridMeasure: 'magic' as 'margin' } }, 4), /unknown hybrid measure "magic" \(setting taxon\.queue\.hybridMeasure\); it is bald or one of multilevel-entropy, /);
 });
 

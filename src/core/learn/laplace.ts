@@ -215,8 +215,8 @@ export class LaplacePosterior {
 
   /**
    * terms[r·classes + j] = ‖L_k⁻¹x̃‖² for each of `rows` and each of its leaves k = top[r·classes + j]:
-   * the terms sorted by leaf (one factor serves all its rows while it is in cache), the leaves from
-   * the one that holds the middle term on on the helper thread where there is one (parallel.ts).
+   * the terms sorted by leaf (one factor serves all its rows while it is in cache); the leaves from
+   * the one that holds the middle term onwards go to the helper thread where there is one (parallel.ts).
    */
   private termsOf(rows: number[]): void {
     const K = this.leaves.length;
@@ -331,8 +331,8 @@ function topClasses(p: Float64Array, m: number, out: Int32Array): Int32Array {
 /**
  * S fixed standard normal draws in each of m dimensions (out[s·m + j]), a Latin hypercube: in
  * each dimension the S quantiles Φ⁻¹((i + ½)/S), in an order of their own (seeded shuffles), so
- * that 64 draws estimate an expectation over a few Gaussians about as well as thousands of
- * independent ones would.
+ * that a few dozen draws estimate an expectation over a few Gaussians about as well as thousands
+ * of independent ones would (BALD_SAMPLES).
  */
 function normalDraws(S: number, m: number): Float64Array {
   const rand = seededRandom(0x2545f491);

@@ -3,7 +3,8 @@
  * on the generation counter, evaluates the data term on its rows with the published weights and
  * signals "done", until told to stop; then it returns to its message loop for the next fit. It
  * also takes one-shot jobs: one head's probabilities for a set of rows (the session's refresh) and
- * the Laplace posterior's factors or quadratic forms for some leaves, or BALD for some rows (the hybrid's BALD, laplace.ts).
+ * the Laplace posterior's factors or quadratic forms for some leaves, or BALD over several leaves
+ * for some rows (the hybrid's BALD, laplace.ts).
  */
 import { parentPort } from 'node:worker_threads';
 import { baldRows, leafFactors, quadraticTerms } from './laplace';
