@@ -123,16 +123,14 @@ export class LaplacePosterior {
       const e = this.gap(M, labelled, rows);
       return Float64Array.from(e.gap, (mu, i) => binaryBald(mu, e.variance[i]));
     }
-    const logp = this.decisions(M, labelled, rows);
     const n = rows.length;
     const parallel = n >= PARALLEL_MIN_BALD_ROWS;
     const shared = (length: number) => new Float64Array(parallel ? new SharedArrayBuffer(length * 8) : new ArrayBuffer(length * 8));
-    const lp = shared(n * m);
-    lp.set(logp);
+    const logp = this.decisions(M, labelled, rows, shared);
     const variance = shared(n * m);
     for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) variance[i * m + j] = this.terms[rows[i] * m + j];
     const out = shared(n);
-    const job: BaldJob = { type: 'laplace-bald', logp: lp, variance, classes: m, draws: normalDraws(BALD_SAMPLES, m), samples: BALD_SAMPLES, from: n >> 1, to: n, out };
+    const job: BaldJob = { type: 'laplace-bald', logp, variance, classes: m, draws: normalDraws(BALD_SAMPLES, m), samples: BALD_SAMPLES, from: n >> 1, to: n, out };
     const helper = parallel ? onHelper(job) : undefined;
     baldRows({ ...job, from: 0, to: helper ? job.from : n });
     if (helper && !helper.wait()) baldRows(job);
@@ -142,15 +140,16 @@ export class LaplacePosterior {
   /**
    * Each row's `classes` likeliest leaves (the first of equals first) into `top`, and their terms
    * where they are not known for those leaves in this build (the posterior is built first where it
-   * is stale); returns their log-probabilities, floored (out[i·classes + j] for rows[i]).
+   * is stale); returns their log-probabilities, floored (out[i·classes + j] for rows[i]), in an
+   * array from `allocate` (shared memory for the helper thread's BALD).
    */
-  private decisions(M: MarginalsMatrix, labelled: ArrayLike<number>, rows: ArrayLike<number>): Float64Array {
+  private decisions(M: MarginalsMatrix, labelled: ArrayLike<number>, rows: ArrayLike<number>, allocate: (length: number) => Float64Array<ArrayBufferLike> = (length) => new Float64Array(length)): Float64Array<ArrayBufferLike> {
     if (this.stale(labelled)) this.rebuild(M, labelled);
     const K = this.leaves.length;
     const m = this.classes;
     const leaf = Int32Array.from(this.leaves);
     const data = M.data;
-    const logp = new Float64Array(rows.length * m);
+    const logp = allocate(rows.length * m);
     const best = new Int32Array(m);
     const bestP = new Float64Array(m);
     // the rows whose terms are not known for their current leaves

@@ -319,7 +319,7 @@ export function onHelper(job: FactorsJob | TermsJob | BaldJob, threads = fitThre
   const worker = getHelper();
   if (!worker) return undefined;
   const control = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
-  // the geometry goes once into shared memory (not copied per job); a BALD job's inputs are copied with the message
+  // the geometry goes once into shared memory (not copied per job); a BALD job's arrays are the caller's (shared when it splits rows)
   const message: LaplaceJob = job.type === 'laplace-bald' ? { ...job, control: control.buffer as SharedArrayBuffer } : { ...job, data: sharedFloat32(job.data), control: control.buffer as SharedArrayBuffer };
   worker.postMessage(message);
   return {
