@@ -152,6 +152,17 @@ test('laplace: a taxonomy with many leaves gets a posterior on the leading direc
   }
 });
 
+/** n rows of K leaf probabilities (the nodes are the leaves), each row a softmax of K draws of `logit`. */
+function randomMarginals(n: number, K: number, logit: () => number): MarginalsMatrix {
+  const M = { data: new Float32Array(n * K), n, nodes: K };
+  for (let r = 0; r < n; r++) {
+    let z = 0;
+    for (let k = 0; k < K; k++) z += M.data[r * K + k] = Math.exp(logit());
+    for (let k = 0; k < K; k++) M.data[r * K + k] /= z;
+  }
+  return M;
+}
+
 /**
  * 40 leaves in 8-d, peaked random probabilities: 4,000 labelled rows (16 leaves each: 5.2 million
  * multiply-adds for the factors) and 6,000 candidates (12,000 terms of two leaves each): past the
@@ -162,12 +173,7 @@ function manyRows(seed: number) {
   const n = 10000;
   const K = 40;
   const X = { data: Float32Array.from({ length: n * 8 }, () => rand() * 2 - 1), n, dim: 8 };
-  const M = { data: new Float32Array(n * K), n, nodes: K };
-  for (let r = 0; r < n; r++) {
-    let z = 0;
-    for (let k = 0; k < K; k++) z += M.data[r * K + k] = Math.exp(6 * rand() ** 3);
-    for (let k = 0; k < K; k++) M.data[r * K + k] /= z;
-  }
+  const M = randomMarginals(n, K, () => 6 * rand() ** 3);
   const leaves = Array.from({ length: K }, (_, k) => k);
   const labelled = Array.from({ length: 4000 }, (_, i) => i);
   const rows = Array.from({ length: n - 4000 }, (_, i) => 4000 + i);
@@ -262,12 +268,7 @@ test('laplace: BALD over a row\'s four likeliest leaves is the information of in
   const n = 40;
   const K = 6;
   const X = { data: Float32Array.from({ length: n * 3 }, () => rand() * 2 - 1), n, dim: 3 };
-  const M = { data: new Float32Array(n * K), n, nodes: K };
-  for (let r = 0; r < n; r++) {
-    let z = 0;
-    for (let k = 0; k < K; k++) z += M.data[r * K + k] = Math.exp(3 * rand());
-    for (let k = 0; k < K; k++) M.data[r * K + k] /= z;
-  }
+  const M = randomMarginals(n, K, () => 3 * rand());
   const leaves = Array.from({ length: K }, (_, k) => k);
   const rows = Array.from({ length: n }, (_, i) => i);
   // no labels: Hₖ is the prior, so each leaf's logit variance is ‖x̃‖² / prior
