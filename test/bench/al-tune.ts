@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { labelledEmbeddings } from '../../src/core/learn/workflow';
 import { isHeldOut } from '../../src/core/learn/split';
 import { deepest } from '../../src/core/learn/model';
-import { simulate } from '../../src/core/learn/simulate';
+import { accuracyAt, checkpoints, simulate } from '../../src/core/learn/simulate';
 // usage: node --import tsx test/bench/al-tune.ts '<json options>'   (tuning split: hold-out 0.2 removed, then 0.2 of the rest as the tuning test;
 // "salt" draws another tuning split of the same dev part)
 (async () => {
@@ -16,9 +16,23 @@ import { simulate } from '../../src/core/learn/simulate';
     if (isHeldOut(im, 0.2, opts.salt ?? 'taxon-al-tune:')) testRows.push(i); else poolRows.push(i);
   });
   const sub = (rows: number[]) => { const data = new Float32Array(rows.length * d.raw.dim); rows.forEach((r, i) => data.set(d.raw.data.subarray(r * d.raw.dim, (r + 1) * d.raw.dim), i * d.raw.dim)); return { data, n: rows.length, dim: d.raw.dim }; };
+  // random's runs are wanted in the result too: each strategy's per-repeat difference from it is reported
+  const strategies: string[] = [...(opts.strategies ?? []), ...((opts.strategies ?? []).includes('random') ? [] : ['random'])];
   const res = simulate({ taxonomy: t, pool: sub(poolRows), poolLeaf: Int32Array.from(poolRows, (r) => d.labels[r].length ? deepest(t, d.labels[r]) : -1), test: sub(testRows), testTruth: Int32Array.from(testRows, (r) => deepest(t, d.labels[r])) },
-    { repeats: 1, ...opts, onProgress: (m: string) => console.error(m) });
-  for (const s of res.strategies) console.log(s.strategy, JSON.stringify(s.labelsToMatchRandom), s.curve.map((p) => (p.leafTop1 * 100).toFixed(1)).join(' '), s.seconds.toFixed(0) + 's');
+    { repeats: 1, ...opts, strategies, onProgress: (m: string) => console.error(m) });
+  const random = res.strategies.find((s) => s.strategy === 'random')!;
+  for (const s of res.strategies) {
+    console.log(s.strategy, JSON.stringify(s.labelsToMatchRandom), s.curve.map((p) => (p.leafTop1 * 100).toFixed(1)).join(' '), s.seconds.toFixed(0) + 's');
+    if (s === random) continue;
+    // leaf top-1 minus random's, repeat by repeat (same seed labels): mean ± standard error at each checkpoint
+    const at = checkpoints(res.setup.budget).map((c) => {
+      const diffs = s.runs.map((run, r) => 100 * (accuracyAt(run, c) - accuracyAt(random.runs[r], c)));
+      const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
+      const sd = Math.sqrt(diffs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, diffs.length - 1));
+      return `${c}: ${mean >= 0 ? '+' : ''}${mean.toFixed(2)} ± ${(sd / Math.sqrt(diffs.length)).toFixed(2)}`;
+    });
+    console.log(`  ${s.strategy} − random, leaf top-1 points (mean ± standard error over ${s.runs.length} repeats): ${at.join(', ')}`);
+  }
   console.log(JSON.stringify(res.setup.randomAt));
   if (opts.out) fs.writeFileSync(opts.out, JSON.stringify(res));
 })();
