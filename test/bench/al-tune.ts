@@ -29,7 +29,7 @@ import { accuracyAt, checkpoints, simulate } from '../../src/core/learn/simulate
       const diffs = s.runs.map((run, r) => 100 * (accuracyAt(run, c) - accuracyAt(random.runs[r], c)));
       const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
       const sd = Math.sqrt(diffs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, diffs.length - 1));
-      return `${c}: ${mean >= 0 ? '+' : ''}${mean.toFixed(2)} ± ${(sd / Math.sqrt(diffs.length)).toFixed(2)}`;
+      return `${c}: ${mean >= 0 ? '+' : ''}${mean.toFixed(2)}${diffs.length > 1 ? ` ± ${(sd / Math.sqrt(diffs.length)).toFixed(2)}` : ' (one repeat: no standard error)'}`;
     });
     console.log(`  ${s.strategy} − random, leaf top-1 points (mean ± standard error over ${s.runs.length} repeats): ${at.join(', ')}`);
   }
