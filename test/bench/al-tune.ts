@@ -17,7 +17,8 @@ import { accuracyAt, checkpoints, simulate } from '../../src/core/learn/simulate
   });
   const sub = (rows: number[]) => { const data = new Float32Array(rows.length * d.raw.dim); rows.forEach((r, i) => data.set(d.raw.data.subarray(r * d.raw.dim, (r + 1) * d.raw.dim), i * d.raw.dim)); return { data, n: rows.length, dim: d.raw.dim }; };
   // random's runs are wanted in the result too: each strategy's per-repeat difference from it is reported
-  const strategies: string[] = [...(opts.strategies ?? []), ...((opts.strategies ?? []).includes('random') ? [] : ['random'])];
+  const asked: string[] = opts.strategies ?? [];
+  const strategies = asked.includes('random') ? asked : [...asked, 'random'];
   const res = simulate({ taxonomy: t, pool: sub(poolRows), poolLeaf: Int32Array.from(poolRows, (r) => d.labels[r].length ? deepest(t, d.labels[r]) : -1), test: sub(testRows), testTruth: Int32Array.from(testRows, (r) => deepest(t, d.labels[r])) },
     { repeats: 1, ...opts, strategies, onProgress: (m: string) => console.error(m) });
   const random = res.strategies.find((s) => s.strategy === 'random')!;
@@ -27,9 +28,10 @@ import { accuracyAt, checkpoints, simulate } from '../../src/core/learn/simulate
     // leaf top-1 minus random's, repeat by repeat (same seed labels): mean ± standard error at each checkpoint
     const at = checkpoints(res.setup.budget).map((c) => {
       const diffs = s.runs.map((run, r) => 100 * (accuracyAt(run, c) - accuracyAt(random.runs[r], c)));
-      const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
-      const sd = Math.sqrt(diffs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, diffs.length - 1));
-      return `${c}: ${mean >= 0 ? '+' : ''}${mean.toFixed(2)}${diffs.length > 1 ? ` ± ${(sd / Math.sqrt(diffs.length)).toFixed(2)}` : ' (one repeat: no standard error)'}`;
+      const n = diffs.length;
+      const mean = diffs.reduce((a, b) => a + b, 0) / n;
+      const se = n > 1 ? ` ± ${Math.sqrt(diffs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) / n).toFixed(2)}` : ' (one repeat: no standard error)';
+      return `${c}: ${mean >= 0 ? '+' : ''}${mean.toFixed(2)}${se}`;
     });
     console.log(`  ${s.strategy} − random, leaf top-1 points (mean ± standard error over ${s.runs.length} repeats): ${at.join(', ')}`);
   }
