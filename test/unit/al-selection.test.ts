@@ -425,3 +425,25 @@ test('hybrid after the switch (BALD by default) passes over images whose doubt m
   const last = inBlob1[29];
   assert.ok(after[more.candidates.indexOf(last)] < before[candidates.indexOf(last)] / 2, `${after[more.candidates.indexOf(last)]} against ${before[candidates.indexOf(last)]}`);
 });
+
+test('hybrid\'s BALD is built on the posterior features when the context has them, its clusters on the geometry', () => {
+  const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob === 0 ? 0.5 : blob === 1 ? 0.6 : 0.95));
+  const inBlob0 = blobOf.map((b, i) => (b === 0 ? i : -1)).filter((i) => i >= 0);
+  const labelled = inBlob0.slice(0, 20);
+  const candidates = blobOf.map((_, i) => i).filter((i) => !labelled.includes(i));
+  const options = { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 5, typicalMinClusterSize: 1, hybridCandidates: 1 };
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings: X, marginals: M, options };
+  // the same features given as the posterior's: the same scores
+  const same = scoreItems('hybrid', { ...ctx, posteriorFeatures: X, clusters: new ClusterCache() });
+  assert.deepEqual(Array.from(same), Array.from(scoreItems('hybrid', { ...ctx, clusters: new ClusterCache() })));
+  // posterior features in which blob 1 lies where blob 0's labels are: its doubt has met those labels
+  const P = { data: Float32Array.from(X.data), n: X.n, dim: X.dim };
+  blobOf.forEach((b, i) => {
+    if (b === 1) P.data[i * 2] = -P.data[i * 2];
+  });
+  const moved = scoreItems('hybrid', { ...ctx, posteriorFeatures: P, clusters: new ClusterCache() });
+  const last = candidates.indexOf(blobOf.lastIndexOf(1));
+  assert.ok(moved[last] < same[last] / 2, `${moved[last]} against ${same[last]}`);
+  // the picks still spread over the geometry's clusters: blob 1 is no longer first
+  assert.notDeepEqual(selectBatch('hybrid', { ...ctx, posteriorFeatures: P, clusters: new ClusterCache() }, 4).map((r) => blobOf[r]), [1, 1, 1, 1]);
+});

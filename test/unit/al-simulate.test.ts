@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_LBFGS } from '../../src/core/learn/softmax';
-import { l2At, leadingColumns, simulate, SIMULATION_DEFAULTS, type SimulationData } from '../../src/core/learn/simulate';
+import { l2At, simulate, SIMULATION_DEFAULTS, type SimulationData } from '../../src/core/learn/simulate';
 import { hierarchicalClusters } from './learn-synthetic';
 
 /** 12 leaves under 3 top nodes, 900 pool and 300 test items. */
@@ -54,12 +54,7 @@ test('al-sim regularises as labels grow: λ = c / labels (scikit-learn\'s consta
   assert.notDeepEqual(scheduled.strategies[0].curve, fixed.strategies[0].curve);
 });
 
-test('al-sim strategies see the leading principal directions of the classifier\'s projection, as the product\'s queue sees a PCA of its inputs', () => {
-  const F = { data: Float32Array.from([1, 2, 3, 4, 5, 6]), n: 2, dim: 3 };
-  assert.deepEqual(Array.from(leadingColumns(F, 2).data), [1, 2, 4, 5]);
-  assert.equal(leadingColumns(F, 2).dim, 2);
-  assert.equal(leadingColumns(F, 3), F);
-  assert.equal(leadingColumns(F, 64), F);
+test('al-sim strategies see the geometry of the product\'s queue: the embeddings whitened on its principal directions', () => {
   const r = simulate(data(), { strategies: ['hybrid'], batch: 24, budget: 36, repeats: 1, dims: 12, geometryDims: 6 });
   assert.equal(r.setup.dims, 12);
   assert.equal(r.setup.geometryDims, 6);

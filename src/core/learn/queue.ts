@@ -9,9 +9,10 @@ import { DatasetError } from '../diagnostics';
 import { loadDataset } from '../formats';
 import { ROOT } from '../taxonomy';
 import { pcaProjection } from './clustering';
+import { POSTERIOR_DIMS, strategyGeometry } from './geometry';
 import type { InferenceMode } from './inference';
 import { labelledEmbeddings, predictItems, savedModel, trainDataset, type LearningPaths } from './workflow';
-import { GEOMETRY_DIMS, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
+import { queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { levelStructure, type MarginalsMatrix } from './uncertainty';
 
 export interface QueueItem {
@@ -69,12 +70,13 @@ export async function rankDataset(target: string, paths: LearningPaths, options:
   const N = t.size;
   const M: MarginalsMatrix = { data: new Float32Array(data.images.length * N), n: data.images.length, nodes: N };
   predicted.predictions.forEach((p, i) => M.data.set(p.marginals, i * N));
-  let embeddings;
-  if (info.usesEmbeddings) {
+  const embeddings = info.usesEmbeddings ? strategyGeometry(data.raw, data.images) : undefined;
+  let posteriorFeatures;
+  if (options.strategy === 'hybrid') {
     const X = model.prepare(data.raw, data.images);
-    embeddings = pcaProjection(X, GEOMETRY_DIMS).project(X);
+    posteriorFeatures = pcaProjection(X, POSTERIOR_DIMS).project(X);
   }
-  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings, marginals: M, options: options.selection, levels: levelStructure(t) };
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings, posteriorFeatures, marginals: M, options: options.selection, levels: levelStructure(t) };
   const ranked = queueOrder(options.strategy, ctx, options.batch ?? 200, options.seed ?? 1);
   const scoreOf = new Map<number, number>(candidates.map((r, i) => [r, ranked.scores[i]]));
   const order = ranked.order.slice(0, options.top ?? candidates.length);

@@ -149,9 +149,6 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   clusterSeed: 1,
 };
 
-/** Dimensions of the embedding geometry the strategies look at (k-means, typicality, farthest-first): a PCA projection of the classifier inputs. */
-export const GEOMETRY_DIMS = 64;
-
 /** The names under which the VS Code side exposes the queue settings (package.json `contributes.configuration`). */
 export const QUEUE_SETTINGS = {
   strategy: 'taxon.queue.strategy',
@@ -225,8 +222,13 @@ export interface SelectionContext {
   candidates: ArrayLike<number>;
   /** The labelled rows of the same pool. */
   labelled: ArrayLike<number>;
-  /** Classifier inputs per row (typical, hybrid). */
+  /** The strategies' geometry per row (geometry.ts: typicality, clusters, coverage, farthest-first). */
   embeddings?: Features;
+  /**
+   * The classifier inputs per row on a few principal directions, on which BALD's Laplace posterior
+   * of a linear softmax is built (geometry.ts POSTERIOR_DIMS); default: `embeddings`.
+   */
+  posteriorFeatures?: Features;
   /** Per-row marginals (the uncertainty strategies, hybrid). */
   marginals?: MarginalsMatrix;
   options?: SelectionOptions;
@@ -314,9 +316,9 @@ function plainScores(measure: UncertaintyMeasure | 'bald', ctx: SelectionContext
   return measure === 'bald' ? baldScores(ctx) : uncertainty(measure, { ...ctx, options: { ...ctx.options, densityWeight: 0 } });
 }
 
-/** BALD of each candidate's decision among its likeliest leaves (baldClasses; laplace.ts): what a label would teach a linear softmax on the geometry with the model's probabilities. */
+/** BALD of each candidate's decision among its likeliest leaves (baldClasses; laplace.ts): what a label would teach a linear softmax on the posterior's features (the classifier inputs' leading directions) with the model's probabilities. */
 function baldScores(ctx: SelectionContext): Float64Array {
-  const X = need(ctx.embeddings, 'hybrid', 'embeddings');
+  const X = ctx.posteriorFeatures ?? need(ctx.embeddings, 'hybrid', 'embeddings');
   const M = need(ctx.marginals, 'hybrid', 'predictions (marginals)');
   return posteriorOf(ctx, X).bald(M, ctx.labelled, ctx.candidates);
 }
@@ -330,7 +332,7 @@ function posteriorOf(ctx: SelectionContext, X: Features): LaplacePosterior {
 /** Whether the hybrid's next ranking reads the labelled rows' predictions (BALD after the switch, when its posterior is built again): a caller that lets them go stale refreshes them first. */
 export function hybridReadsLabelled(ctx: SelectionContext): boolean {
   const { o } = resolved(ctx);
-  return o.hybridMeasure === 'bald' && ctx.marginals !== undefined && ctx.embeddings !== undefined && hybridTypicalShare(ctx) < 1 && posteriorOf(ctx, ctx.embeddings).stale(ctx.labelled);
+  return o.hybridMeasure === 'bald' && ctx.marginals !== undefined && ctx.embeddings !== undefined && hybridTypicalShare(ctx) < 1 && posteriorOf(ctx, ctx.posteriorFeatures ?? ctx.embeddings).stale(ctx.labelled);
 }
 
 /** Whether hybrid is still in its representative phase, and the typical share of a batch. */

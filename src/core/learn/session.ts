@@ -13,9 +13,10 @@ import { loadDataset } from '../formats';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { affectedParents } from './hierarchy';
 import { pcaProjection } from './clustering';
+import { POSTERIOR_DIMS, strategyGeometry } from './geometry';
 import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
-import { ClusterCache, DEFAULT_STRATEGY, GEOMETRY_DIMS, hybridReadsLabelled, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
+import { ClusterCache, DEFAULT_STRATEGY, hybridReadsLabelled, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { softmaxRows, type Features } from './softmax';
 import { softmaxRowsOnHelper } from './parallel';
 import { levelStructure, type LevelStructure, type MarginalsMatrix } from './uncertainty';
@@ -97,6 +98,7 @@ export class LabelingSession {
   /** Probability mass the row's heads have moved since its prediction was last decoded. */
   private readonly drift: Float64Array;
   private geometryCache?: Features;
+  private posteriorCache?: Features;
   private currentStrategy: StrategyName;
 
   private constructor(
@@ -355,6 +357,7 @@ export class LabelingSession {
       candidates,
       labelled,
       embeddings: info.usesEmbeddings ? this.geometry() : undefined,
+      posteriorFeatures: this.currentStrategy === 'hybrid' ? this.posteriorFeatures() : undefined,
       marginals: this.marginals,
       options: this.options.selection,
       clusters: this.clusters,
@@ -369,9 +372,14 @@ export class LabelingSession {
     this.order = order;
   }
 
-  /** The embeddings projected to a few dimensions, for the strategies that look at their geometry (computed once). */
+  /** The strategies' geometry of the embeddings (geometry.ts; computed once). */
   private geometry(): Features {
-    return (this.geometryCache ??= pcaProjection(this.X, GEOMETRY_DIMS).project(this.X));
+    return (this.geometryCache ??= strategyGeometry(this.data.raw, this.data.images));
+  }
+
+  /** The classifier inputs on their leading principal directions, for BALD's posterior (computed once). */
+  private posteriorFeatures(): Features {
+    return (this.posteriorCache ??= pcaProjection(this.X, POSTERIOR_DIMS).project(this.X));
   }
 
   details(image: string): ItemDetails | undefined {

@@ -13,8 +13,9 @@ import { ROOT, type Taxonomy } from '../taxonomy';
 import { FlatSoftmax } from './alternatives';
 import { drawToFront, pcaProjection, seededRandom } from './clustering';
 import { evaluate } from './metrics';
+import { GEOMETRY_DIMS, strategyGeometry } from './geometry';
 import { deepest } from './model';
-import { ClusterCache, GEOMETRY_DIMS, selectBatch, STRATEGIES, type SelectionOptions, type StrategyName } from './selection';
+import { ClusterCache, selectBatch, STRATEGIES, type SelectionOptions, type StrategyName } from './selection';
 import { DEFAULT_LBFGS, fitPreprocessing, preprocess, softmaxProbabilities, type Features, type FitOptions } from './softmax';
 import { isHeldOut } from './split';
 import { levelStructure, marginalsFromLeaves, type MarginalsMatrix } from './uncertainty';
@@ -44,9 +45,9 @@ export interface SimulationOptions {
   /** Dimensions of the PCA projection the classifier works on. */
   dims?: number;
   /**
-   * The strategies' geometry (k-means, typicality, coverage): the first this many principal
-   * directions of the classifier's projection, as the product's queue takes a PCA of its
-   * classifier inputs (GEOMETRY_DIMS); at most `dims`.
+   * The strategies' geometry (k-means, typicality, coverage): the embeddings whitened on this many
+   * principal directions, rows at unit length, as the product's queue has it (geometry.ts). BALD's
+   * posterior is built on the classifier's own features.
    */
   geometryDims?: number;
   /** Whiten the projection with this shrinkage (projection.ts); undefined: a plain PCA projection. */
@@ -207,7 +208,7 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
   const t = data.taxonomy;
   const log = options.onProgress ?? (() => undefined);
   const { pool, test } = simulationFeatures(data, o.dims, options.whiten);
-  const geometry = leadingColumns(pool, o.geometryDims);
+  const geometry = strategyGeometry(data.pool, undefined, o.geometryDims);
   log(`features: ${pool.n} pool and ${test.n} test rows, PCA ${pool.dim}-d, geometry ${geometry.dim}-d (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   const levels = levelStructure(t);
   const clusters = new ClusterCache();
@@ -261,6 +262,7 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
             candidates,
             labelled,
             embeddings: geometry,
+            posteriorFeatures: pool,
             marginals,
             options: { ...o.selection, ...options.selectionFor?.[strategy] },
             clusters,
@@ -298,14 +300,6 @@ export function simulate(data: SimulationData, options: SimulationOptions): Simu
     setup: { pool: usable.length, test: test.n, leaves: leaves.length, seedPerLeaf: o.seedPerLeaf, batch: o.batch, budget: o.budget, repeats: o.repeats, classifier: 'flat softmax (PCA)', dims: pool.dim, geometryDims: geometry.dim, l2: o.l2, maxIterations: o.maxIterations, randomAt },
     seconds: (performance.now() - t0) / 1000,
   };
-}
-
-/** The first `dims` columns of F (F itself when it has no more): with F a PCA projection, the top `dims` principal directions. */
-export function leadingColumns(F: Features, dims: number): Features {
-  if (!(dims < F.dim)) return F;
-  const data = new Float32Array(F.n * dims);
-  for (let r = 0; r < F.n; r++) data.set(F.data.subarray(r * F.dim, r * F.dim + dims), r * dims);
-  return { data, n: F.n, dim: dims };
 }
 
 /** Leaf top-1 and hF1 of the leaf argmax on the test rows. */
