@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadDataset } from '../../src/core/formats';
 import { seededRandom } from '../../src/core/learn/clustering';
+import { GEOMETRY_DIMS, POSTERIOR_DIMS } from '../../src/core/learn/geometry';
 import { ClusterCache, scoreItems, STRATEGIES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
 import { levelStructure, marginalsFromLeaves, type MarginalsMatrix } from '../../src/core/learn/uncertainty';
 
@@ -29,20 +30,27 @@ export function queueSuite(quick: boolean): Record<string, unknown> {
   }
   marginalsFromLeaves(t, M);
   const candidates = Int32Array.from({ length: n }, (_, i) => i);
-  // 64-d embeddings (the session's geometry) in 200 blobs, for the strategies that weigh by typicality
-  const D = 64;
+  // The session's geometry (GEOMETRY_DIMS, rows at unit length) in 200 blobs, for the strategies
+  // that weigh by typicality; the posterior's inputs (POSTERIOR_DIMS) are its leading columns, as
+  // correlated with the blobs as the classifier inputs are
+  const D = GEOMETRY_DIMS;
   const E = new Float32Array(total * D);
   const centres = Float32Array.from({ length: 200 * D }, () => (rand() - 0.5) * 4);
   for (let i = 0; i < total; i++) {
     const c = Math.floor(rand() * 200);
-    for (let j = 0; j < D; j++) E[i * D + j] = centres[c * D + j] + (rand() - 0.5);
+    let sq = 0;
+    for (let j = 0; j < D; j++) sq += (E[i * D + j] = centres[c * D + j] + (rand() - 0.5)) ** 2;
+    for (let j = 0; j < D; j++) E[i * D + j] /= Math.sqrt(sq);
   }
+  const P = new Float32Array(total * POSTERIOR_DIMS);
+  for (let i = 0; i < total; i++) P.set(E.subarray(i * D, i * D + POSTERIOR_DIMS), i * POSTERIOR_DIMS);
   const ctx: SelectionContext = {
     taxonomy: t,
     candidates,
     labelled: Int32Array.from({ length: labelledCount }, (_, i) => n + i),
     marginals: M,
     embeddings: { data: E, n: total, dim: D },
+    posteriorFeatures: { data: P, n: total, dim: POSTERIOR_DIMS },
     clusters: new ClusterCache(),
     levels: levelStructure(t),
     // past the hybrid's switch and the multi-level warm start: each strategy ranks by its own measure
@@ -78,7 +86,7 @@ export function queueSuite(quick: boolean): Record<string, unknown> {
     items: n,
     taxonomy: { nodes: t.size, leaves: leaves.length },
     labelled: labelledCount,
-    note: 'hybrid after its switch (BALD of the top-two-leaf decision under the Laplace posterior made of the 4,000 labelled items × typicality; its first run, runs[0], builds the posterior, the others reuse it as a session does until the labels grow 5 %); typical, the hybrid and the multi-level strategies (typicality³) read the k-means clustering of the pool, computed once per pool (clusteringMs) and cached between rankings',
+    note: 'geometry ' + GEOMETRY_DIMS + '-d, posterior inputs ' + POSTERIOR_DIMS + '-d; hybrid after its switch (BALD of the top-two-leaf decision under the Laplace posterior made of the 4,000 labelled items × typicality; its first run, runs[0], builds the posterior, the others reuse it as a session does until the labels grow 5 %); typical, the hybrid and the multi-level strategies (typicality³) read the k-means clustering of the pool, computed once per pool (clusteringMs) and cached between rankings',
     clusteringMs,
     rank: results,
     targets: { ms: 1000 },

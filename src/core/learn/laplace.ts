@@ -33,13 +33,13 @@ const FLOOR = 1e-30;
 export const REBUILD_GROWTH = 0.05;
 
 /**
- * The factors take at most this many bytes: a taxonomy with more leaves than fit with the whole
- * geometry (200 leaves × 65² doubles = 6.8 MB; 3,800 leaves fill it) gets a posterior on its
- * leading principal directions only (20,000 leaves: 27 of the 64).
+ * The factors take at most this many bytes: a taxonomy with more leaves than fit with all of the
+ * posterior's inputs (200 leaves × 65² doubles = 6.8 MB; 3,800 leaves fill it) gets a posterior on
+ * their leading principal directions only (20,000 leaves: 27 of the 64).
  */
 const FACTOR_BYTES = 128 * 1024 * 1024;
 
-/** How many leading dimensions of a `dim`-d geometry the posterior of K leaves uses (FACTOR_BYTES). */
+/** How many leading dimensions of `dim`-d inputs the posterior of K leaves uses (FACTOR_BYTES). */
 export function posteriorDims(dim: number, K: number): number {
   return Math.max(1, Math.min(dim, Math.floor(Math.sqrt(FACTOR_BYTES / 8 / Math.max(1, K))) - 1));
 }
@@ -67,7 +67,7 @@ export class LaplacePosterior {
   readonly classes: number;
 
   constructor(
-    /** The inputs of the linear softmax (the strategies' geometry: a PCA of the classifier inputs). */
+    /** The inputs of the linear softmax (the classifier inputs on their leading principal directions, geometry.ts POSTERIOR_DIMS). */
     readonly X: Features,
     /** The leaves' node ids: the softmax's classes (their marginals are its probabilities). */
     readonly leaves: ArrayLike<number>,
