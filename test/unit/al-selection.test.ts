@@ -52,6 +52,24 @@ test('k-means with a fixed seed finds the four blobs, the same way every time', 
   for (let i = 0; i < 120; i++) for (let j = 0; j < 120; j++) assert.equal(a.assignment[i] === a.assignment[j], blobOf[i] === blobOf[j]);
 });
 
+test('k-means on more rows than it fits on: centres from an evenly spaced sample, every row to its nearest centre', () => {
+  const { X, blobOf } = blobs();
+  const rows = Array.from({ length: 120 }, (_, i) => i);
+  const whole = kmeans(X, rows, 4, { seed: 5 });
+  assert.deepEqual(kmeans(X, rows, 4, { seed: 5, fitRows: 120 }), whole);
+  const sampled = kmeans(X, rows, 4, { seed: 5, fitRows: 40 });
+  assert.deepEqual(kmeans(X, rows, 4, { seed: 5, fitRows: 40 }), sampled);
+  assert.equal(sampled.assignment.length, 120);
+  // the centres are the sample's (every third row), not the whole pool's: but the blobs are still found
+  assert.notDeepEqual(Array.from(sampled.centres), Array.from(whole.centres));
+  for (let i = 0; i < 120; i++) for (let j = 0; j < 120; j++) assert.equal(sampled.assignment[i] === sampled.assignment[j], blobOf[i] === blobOf[j]);
+  // each row's cluster is its nearest centre
+  for (let i = 0; i < 120; i++) {
+    const dist = (c: number) => (X.data[i * 2] - sampled.centres[c * 2]) ** 2 + (X.data[i * 2 + 1] - sampled.centres[c * 2 + 1]) ** 2;
+    for (let c = 0; c < 4; c++) assert.ok(dist(sampled.assignment[i]) <= dist(c));
+  }
+});
+
 test('typical picks one representative per cluster: its most typical point', () => {
   const all = blobs();
   const blobOf = all.blobOf.slice(0, 120);
