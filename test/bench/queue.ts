@@ -31,8 +31,8 @@ export function queueSuite(quick: boolean): Record<string, unknown> {
   marginalsFromLeaves(t, M);
   const candidates = Int32Array.from({ length: n }, (_, i) => i);
   // The session's geometry (GEOMETRY_DIMS, rows at unit length) in 200 blobs, for the strategies
-  // that weigh by typicality; the posterior's inputs (POSTERIOR_DIMS) are its leading columns, as
-  // correlated with the blobs as the classifier inputs are
+  // that weigh by typicality; BALD's posterior inputs (POSTERIOR_DIMS) are the same rows' leading
+  // columns (a synthetic stand-in: the cost of the build depends on their size, not their values)
   const D = GEOMETRY_DIMS;
   const E = new Float32Array(total * D);
   const centres = Float32Array.from({ length: 200 * D }, () => (rand() - 0.5) * 4);

@@ -98,7 +98,7 @@ export function kmeans(X: Features, rows: ArrayLike<number>, k: number, options:
 }
 
 /** The nearest of k centres (k × dim) for each of the given rows of X (ties: the first). */
-export function nearestCentres(X: Features, rows: ArrayLike<number>, centres: Float32Array, k: number): Int32Array {
+function nearestCentres(X: Features, rows: ArrayLike<number>, centres: Float32Array, k: number): Int32Array {
   const d = X.dim;
   const cnorm = new Float64Array(k);
   for (let c = 0; c < k; c++) cnorm[c] = dot(centres, c * d, centres, c * d, d);
