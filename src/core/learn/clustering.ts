@@ -102,21 +102,23 @@ function nearestCentres(X: Features, rows: ArrayLike<number>, centres: Float32Ar
   const d = X.dim;
   const cnorm = new Float64Array(k);
   for (let c = 0; c < k; c++) cnorm[c] = dot(centres, c * d, centres, c * d, d);
-  const out = new Int32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const o = rows[i] * d;
-    let best = 0;
-    let bestDist = Infinity;
-    for (let c = 0; c < k; c++) {
-      const dist = cnorm[c] - 2 * dot(X.data, o, centres, c * d, d);
-      if (dist < bestDist) {
-        bestDist = dist;
-        best = c;
-      }
+  return Int32Array.from({ length: rows.length }, (_, i) => nearestCentre(X, rows[i], centres, cnorm));
+}
+
+/** The nearest centre to row `row` of X, by ‖c‖² − 2x·c (cnorm[c] = ‖c‖²; ties: the first). */
+function nearestCentre(X: Features, row: number, centres: Float32Array, cnorm: Float64Array): number {
+  const d = X.dim;
+  const o = row * d;
+  let best = 0;
+  let bestDist = Infinity;
+  for (let c = 0; c < cnorm.length; c++) {
+    const dist = cnorm[c] - 2 * dot(X.data, o, centres, c * d, d);
+    if (dist < bestDist) {
+      bestDist = dist;
+      best = c;
     }
-    out[i] = best;
   }
-  return out;
+  return best;
 }
 
 /**
@@ -164,16 +166,7 @@ function lloyd(X: Features, rows: ArrayLike<number>, k: number, options: { seed?
     for (let c = 0; c < k; c++) cnorm[c] = dot(centres, c * d, centres, c * d, d);
     let moved = 0;
     for (let i = 0; i < n; i++) {
-      const o = rows[i] * d;
-      let best = 0;
-      let bestDist = Infinity;
-      for (let c = 0; c < k; c++) {
-        const dist = cnorm[c] - 2 * dot(X.data, o, centres, c * d, d);
-        if (dist < bestDist) {
-          bestDist = dist;
-          best = c;
-        }
-      }
+      const best = nearestCentre(X, rows[i], centres, cnorm);
       if (assignment[i] !== best) {
         assignment[i] = best;
         moved++;
