@@ -460,6 +460,7 @@ function queueSettings(config: vscode.WorkspaceConfiguration): { strategy: Strat
     hybridRepresentative: config.get<SelectionOptions['hybridRepresentative']>('queue.hybridRepresentative', DEFAULT_SELECTION.hybridRepresentative),
     hybridDiversity: config.get<SelectionOptions['hybridDiversity']>('queue.hybridDiversity', DEFAULT_SELECTION.hybridDiversity),
     hybridDensity: config.get<number>('queue.hybridDensity', DEFAULT_SELECTION.hybridDensity),
+    hybridUncoveredWeight: config.get<number>('queue.hybridUncoveredWeight', DEFAULT_SELECTION.hybridUncoveredWeight),
     multilevelWarmStart: config.get<number>('queue.multilevelWarmStartLabelsPerLeaf', DEFAULT_SELECTION.multilevelWarmStart),
   };
   if (Array.isArray(weights) && weights.length > 0) selection.levelWeights = weights as number[];

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Taxonomy } from '../../src/core/taxonomy';
 import { farthestFirst, kmeans, seededRandom, typicality } from '../../src/core/learn/clustering';
-import { ClusterCache, DEFAULT_SELECTION, DEFAULT_STRATEGY, QUEUE_SETTINGS, scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext } from '../../src/core/learn/selection';
+import { ClusterCache, DEFAULT_SELECTION, DEFAULT_STRATEGY, QUEUE_SETTINGS, scoreItems, selectBatch, STRATEGIES, STRATEGY_NAMES, topIndices, type SelectionContext, type SelectionOptions } from '../../src/core/learn/selection';
 import { accuracyAt, labelsToReach, matchRandom } from '../../src/core/learn/simulate';
 import { marginalsFromLeaves } from '../../src/core/learn/uncertainty';
 import type { Features } from '../../src/core/learn/softmax';
@@ -367,6 +367,25 @@ test('hybrid set to cover takes the centre of each blob no label covers yet, the
   assert.deepEqual(selectBatch('hybrid', { ...ctx, options: { ...ctx.options, hybridRepresentative: 'typical' } }, 3), selectBatch('typical', { ...ctx, options: { ...ctx.options } }, 3));
 });
 
+test("hybrid after the switch takes the uncertain images next to a label before those no labelled image's ball holds", () => {
+  // blob 1 is the most uncertain, but only blob 0 holds labels (rows 0 and 4): its δ-balls cover it
+  const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob === 0 ? 0.6 : blob === 1 ? 0.52 : 0.95));
+  const labelled = [0, 4];
+  const candidates = Array.from({ length: X.n }, (_, i) => i).filter((r) => !labelled.includes(r));
+  const options: SelectionOptions = { hybridSwitchLabelsPerLeaf: 0, hybridMeasure: 'margin', hybridDensity: 0, hybridCandidates: 1, coverPurity: 1, typicalMaxClusters: 8 };
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings: X, marginals: M, options };
+  assert.equal(DEFAULT_SELECTION.hybridUncoveredWeight, 0.1);
+  assert.deepEqual(selectBatch('hybrid', ctx, 4).map((r) => blobOf[r]), [0, 0, 0, 0]);
+  assert.deepEqual(topIndices(scoreItems('hybrid', ctx), 4).map((i) => blobOf[candidates[i]]), [0, 0, 0, 0]);
+  // off (1), the most uncertain come first wherever they are
+  const off = { ...ctx, options: { ...options, hybridUncoveredWeight: 1 } };
+  assert.deepEqual(selectBatch('hybrid', off, 4).map((r) => blobOf[r]), [1, 1, 1, 1]);
+  assert.deepEqual(topIndices(scoreItems('hybrid', off), 4).map((i) => blobOf[candidates[i]]), [1, 1, 1, 1]);
+  // without a cover graph (the typical representative phase) nothing is weighed
+  assert.deepEqual(selectBatch('hybrid', { ...ctx, options: { ...options, hybridRepresentative: 'typical' } }, 4).map((r) => blobOf[r]), [1, 1, 1, 1]);
+  assert.throws(() => selectBatch('hybrid', { ...ctx, options: { ...options, hybridUncoveredWeight: 2 } }, 4), /hybrid uncovered weight 2 is not a number from 0 to 1 \(setting taxon\.queue\.hybridUncoveredWeight\)/);
+});
+
 test('hybrid set to cover scores its cover picks above the rest, and is typical where no ball covers more than itself', () => {
   const { X, blobOf } = blobs();
   const t = new Taxonomy();
@@ -422,13 +441,14 @@ test('multi-level strategies start with the hybrid\'s representative picks until
 });
 
 test('hybrid after the switch (BALD by default) passes over images whose doubt many labels around them already share, for doubt that no label has met', () => {
+  // (BALD alone: the weight on images no label's ball holds is off here)
   // blob 0: even odds between the leaves, and 20 of its 30 images labelled; blob 1: 60 / 40, no
   // labels; blobs 2 and 3: sure
   const { X, blobOf, t, M } = twoLeafBlobs((blob) => (blob === 0 ? 0.5 : blob === 1 ? 0.6 : 0.95));
   const inBlob0 = blobOf.map((b, i) => (b === 0 ? i : -1)).filter((i) => i >= 0);
   const labelled = inBlob0.slice(0, 20);
   const candidates = blobOf.map((_, i) => i).filter((i) => !labelled.includes(i));
-  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 5, typicalMinClusterSize: 1, hybridCandidates: 1 } };
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings: X, marginals: M, options: { hybridSwitchLabelsPerLeaf: 0, typicalMaxClusters: 5, typicalMinClusterSize: 1, hybridCandidates: 1, hybridUncoveredWeight: 1 } };
   assert.equal(DEFAULT_SELECTION.hybridMeasure, 'bald');
   assert.deepEqual(selectBatch('hybrid', ctx, 4).map((r) => blobOf[r]), [1, 1, 1, 1]);
   assert.deepEqual(topIndices(scoreItems('hybrid', ctx), 4).map((i) => blobOf[candidates[i]]), [1, 1, 1, 1]);

@@ -70,6 +70,12 @@ export interface SelectionOptions {
    * (information density; 0: off).
    */
   hybridDensity?: number;
+  /**
+   * Hybrid after the switch: the score of an image that no labelled image's δ-ball holds (the
+   * cover graph's; coverage.ts) is multiplied by this, so that the batch is taken among the uncertain
+   * images next to a label first (1: off; only where the pool has a cover graph).
+   */
+  hybridUncoveredWeight?: number;
   /** Hybrid: farthest-first also keeps away from the labelled items, not only from the batch. */
   hybridAvoidLabelled?: boolean;
   /**
@@ -133,6 +139,7 @@ export const DEFAULT_SELECTION: Required<Omit<SelectionOptions, 'levelWeights'>>
   hybridAvoidLabelled: false,
   hybridDiversity: 'clusters',
   hybridDensity: 1,
+  hybridUncoveredWeight: 0.1,
   multilevelWarmStart: 8,
   multilevelCandidates: 1,
   densityWeight: 3,
@@ -159,6 +166,7 @@ export const QUEUE_SETTINGS = {
   hybridRepresentative: 'taxon.queue.hybridRepresentative',
   hybridDiversity: 'taxon.queue.hybridDiversity',
   hybridDensity: 'taxon.queue.hybridDensity',
+  hybridUncoveredWeight: 'taxon.queue.hybridUncoveredWeight',
   multilevelWarmStart: 'taxon.queue.multilevelWarmStartLabelsPerLeaf',
 } as const;
 
@@ -256,6 +264,7 @@ function resolved(ctx: SelectionContext) {
   if (!(Number.isInteger(o.baldClasses) && o.baldClasses >= 2)) throw new Error(`BALD's classes ${o.baldClasses} is not a whole number ≥ 2`);
   if (!(o.baldPriorPrecision > 0)) throw new Error(`BALD's prior precision ${o.baldPriorPrecision} is not a number > 0`);
   if (!(o.hybridDensity >= 0)) throw new Error(`hybrid density ${o.hybridDensity} is not a number ≥ 0 (setting taxon.queue.hybridDensity)`);
+  if (!(o.hybridUncoveredWeight >= 0 && o.hybridUncoveredWeight <= 1)) throw new Error(`hybrid uncovered weight ${o.hybridUncoveredWeight} is not a number from 0 to 1 (setting taxon.queue.hybridUncoveredWeight)`);
   if (!(o.multilevelWarmStart >= 0)) throw new Error(`multi-level warm start ${o.multilevelWarmStart} is not a number ≥ 0 (setting taxon.queue.multilevelWarmStartLabelsPerLeaf)`);
   if (!(o.coverBalance >= 0)) throw new Error(`cover balance ${o.coverBalance} is not a number ≥ 0`);
   if (!(o.coverPurity > 0 && o.coverPurity <= 1)) throw new Error(`cover purity ${o.coverPurity} is outside (0, 1]`);
@@ -304,11 +313,27 @@ function measured(measure: UncertaintyMeasure, ctx: SelectionContext): Float64Ar
 /**
  * Hybrid's uncertainty after the switch (out[i] for candidates[i]): its measure (without the
  * multi-level strategies' own density factor) times (typicality relative to its cluster's
- * best)^hybridDensity.
+ * best)^hybridDensity, times hybridUncoveredWeight where no labelled image's δ-ball holds the image.
  */
 function hybridScores(ctx: SelectionContext): Float64Array {
   const { o } = resolved(ctx);
-  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.baldClasses}:${o.hybridDensity}`, () => weighDensity(plainScores(o.hybridMeasure, ctx), ctx, o.hybridDensity));
+  return remembered(ctx, `hybrid:${o.hybridMeasure}:${o.baldClasses}:${o.hybridDensity}:${o.hybridUncoveredWeight}`, () =>
+    weighUncovered(weighDensity(plainScores(o.hybridMeasure, ctx), ctx, o.hybridDensity), ctx, o.hybridUncoveredWeight),
+  );
+}
+
+/**
+ * `scores` (scores[i] for candidates[i]) times `weight` for the candidates that no labelled image's
+ * δ-ball holds. BALD alone reaches for images unlike any labelled one, where a linear model's weights
+ * are least pinned down; on the dev data a label next to a labelled image taught the model more
+ * (docs/al-tuning.md, session 17). Unchanged where the pool has no cover graph.
+ */
+function weighUncovered(scores: Float64Array, ctx: SelectionContext, weight: number): Float64Array {
+  if (weight === 1) return scores;
+  const c = coverInputs(ctx);
+  if (!c) return scores;
+  const covered = new Coverage(c.graph, c.labelled).covered;
+  return Float64Array.from(scores, (v, i) => (covered[c.candidates[i]] ? v : v * weight));
 }
 
 /** A measure's scores without the multi-level strategies' density factor (out[i] for candidates[i]). */
