@@ -23,7 +23,7 @@ export interface StrategyInfo {
 }
 
 export const STRATEGIES: readonly StrategyInfo[] = [
-  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then those a label would teach the model most (BALD, weighed by how typical they are), spread over the clusters of the pool within a batch (default)', usesPredictions: true, usesEmbeddings: true },
+  { name: 'hybrid', description: 'representative images while labels are few (those that cover the most of the pool no label covers yet), then those a label would teach the model most (BALD, weighed by how typical they are, next to a labelled image first), spread over the clusters of the pool within a batch (default)', usesPredictions: true, usesEmbeddings: true },
   { name: 'typical', description: 'the most typical image of the largest clusters that have the fewest labels (TypiClust)', usesPredictions: false, usesEmbeddings: true },
   { name: 'multilevel-entropy', description: 'weighted sum over tree levels of the normalised entropy of the level distribution, times typicality³; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
   { name: 'multilevel-margin', description: 'weighted sum over tree levels of one minus the gap between the two most likely nodes, times typicality³; a batch is drawn with odds ∝ that score', usesPredictions: true, usesEmbeddings: true },
