@@ -324,9 +324,10 @@ function hybridScores(ctx: SelectionContext): Float64Array {
 
 /**
  * `scores` (scores[i] for candidates[i]) times `weight` for the candidates that no labelled image's
- * δ-ball holds. BALD alone reaches for images unlike any labelled one, where a linear model's weights
- * are least pinned down; on the dev data a label next to a labelled image taught the model more
- * (docs/al-tuning.md, session 17). Unchanged where the pool has no cover graph.
+ * δ-ball holds. Under a Laplace posterior BALD is largest where a linear model's weights are least
+ * pinned down, away from the labelled images; on the dev data's tuning splits the uncertain images
+ * next to a label taught the model more (docs/al-tuning.md, session 17). Unchanged where the pool
+ * has no cover graph.
  */
 function weighUncovered(scores: Float64Array, ctx: SelectionContext, weight: number): Float64Array {
   if (weight === 1) return scores;
