@@ -6,6 +6,7 @@
 import type { Taxonomy } from '../taxonomy';
 import { drawToFront, farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
 import { COVER_MAX_ROWS, Coverage, coverBatch, coverGraph, type CoverGraph } from './coverage';
+import { dataFingerprint, pack, unpack, type ClusterStore } from './clusterStore';
 import { LaplacePosterior } from './laplace';
 import type { Features } from './softmax';
 import { levelStructure, levelWeights, measureFunction, UNCERTAINTY_MEASURES, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
@@ -193,16 +194,38 @@ function fingerprint(rows: ArrayLike<number>): string {
   return `${rows.length}:${h.toString(16)}`;
 }
 
-/** Clusterings are a pure function of (embeddings, k, seed): kept between rounds and strategies. */
+/**
+ * Clusterings are a pure function of (embeddings, k, seed): kept between rounds and strategies, and
+ * with a `store` between sessions too (clusterStore.ts: the same pool opened again reads them).
+ */
 export class ClusterCache {
   private readonly entries = new Map<string, { clustering: Clustering; typicality: Float64Array }>();
   private readonly graphs = new Map<string, CoverGraph>();
+  private readonly prints = new WeakMap<Features, string>();
+  constructor(private readonly store?: ClusterStore) {}
+
   /** The δ-ball graph of `rows` (positions in `rows`), k-means pseudo-classes = `clusters`. */
   cover(X: Features, rows: ArrayLike<number>, clusters: number, seed: number, purity: number): CoverGraph {
     const key = `${clusters}:${seed}:${purity}:${fingerprint(rows)}`;
     let g = this.graphs.get(key);
-    if (!g) this.graphs.set(key, (g = coverGraph(X, rows, clusters, { seed, purity })));
+    if (!g) this.graphs.set(key, (g = this.stored(`cover:${key}`, X, (b) => readGraph(b, rows.length), writeGraph, () => coverGraph(X, rows, clusters, { seed, purity }))));
     return g;
+  }
+
+  /** `compute()`, or what the store holds for this key and X (written there after computing). */
+  private stored<T>(key: string, X: Features, read: (b: { numbers: number[]; arrays: Array<Int32Array | Float32Array | Float64Array> }) => T | undefined, write: (v: T) => { numbers: number[]; arrays: Array<Int32Array | Float32Array | Float64Array> }, compute: () => T): T {
+    if (!this.store) return compute();
+    let print = this.prints.get(X);
+    if (!print) this.prints.set(X, (print = dataFingerprint(X)));
+    const full = `${key}:${print}`;
+    const bytes = this.store.read(full);
+    const unpacked = bytes && unpack(bytes, full);
+    const found = unpacked && read(unpacked);
+    if (found) return found;
+    const value = compute();
+    const { numbers, arrays } = write(value);
+    this.store.write(full, pack(full, numbers, arrays));
+    return value;
   }
   private readonly posteriors = new WeakMap<Features, LaplacePosterior>();
   /** The Laplace posterior over X's rows (one per geometry; it tracks its labelled rows itself). */
@@ -215,12 +238,46 @@ export class ClusterCache {
     const key = `${k}:${seed}:${neighbours}:${fingerprint(rows)}`;
     let e = this.entries.get(key);
     if (!e) {
-      const clustering = kmeans(X, rows, k, { seed });
-      e = { clustering, typicality: typicality(X, rows, clustering.assignment, clustering.k, neighbours) };
+      e = this.stored(`kmeans:${key}`, X, (b) => readClustering(b, rows.length, X.dim), writeClustering, () => {
+        const clustering = kmeans(X, rows, k, { seed });
+        return { clustering, typicality: typicality(X, rows, clustering.assignment, clustering.k, neighbours) };
+      });
       this.entries.set(key, e);
     }
     return e;
   }
+}
+
+type Unpacked = { numbers: number[]; arrays: Array<Int32Array | Float32Array | Float64Array> };
+
+function writeGraph(g: CoverGraph): Unpacked {
+  return { numbers: [g.delta2], arrays: [g.offsets, g.neighbours] };
+}
+
+/** A stored cover graph of n positions, or undefined where it does not check out. */
+function readGraph(b: Unpacked, n: number): CoverGraph | undefined {
+  const [offsets, neighbours] = b.arrays;
+  const delta2 = b.numbers[0];
+  if (b.numbers.length !== 1 || !(delta2 >= 0) || !(offsets instanceof Int32Array) || !(neighbours instanceof Int32Array) || offsets.length !== n + 1) return undefined;
+  if (offsets[0] !== 0 || offsets[n] !== neighbours.length) return undefined;
+  for (let i = 0; i < n; i++) if (offsets[i + 1] < offsets[i]) return undefined;
+  for (const v of neighbours) if (!(v >= 0 && v < n)) return undefined;
+  return { delta2, offsets, neighbours };
+}
+
+function writeClustering(e: { clustering: Clustering; typicality: Float64Array }): Unpacked {
+  return { numbers: [e.clustering.k, e.clustering.iterations], arrays: [e.clustering.assignment, e.clustering.centres, e.typicality] };
+}
+
+/** A stored clustering of n rows in d dimensions with its typicality, or undefined where it does not check out. */
+function readClustering(b: Unpacked, n: number, d: number): { clustering: Clustering; typicality: Float64Array } | undefined {
+  const [k, iterations] = b.numbers;
+  const [assignment, centres, typ] = b.arrays;
+  if (b.numbers.length !== 2 || !Number.isInteger(k) || k < 1 || !(assignment instanceof Int32Array) || !(centres instanceof Float32Array) || !(typ instanceof Float64Array)) return undefined;
+  if (assignment.length !== n || centres.length !== k * d || typ.length !== n) return undefined;
+  for (const a of assignment) if (!(a >= 0 && a < k)) return undefined;
+  for (const t of typ) if (!(t >= 0)) return undefined;
+  return { clustering: { k, iterations, assignment, centres }, typicality: typ };
 }
 
 /** What a strategy looks at. Rows index `embeddings` and `marginals` (the whole pool). */

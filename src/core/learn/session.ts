@@ -7,15 +7,18 @@
  * `taxon rank`: its first batch in the order `selectBatch` picks it (diverse, representative for
  * hybrid and typical), the rest by score.
  */
+import * as path from 'node:path';
 import type { Dataset } from '../dataset';
 import { DatasetError } from '../diagnostics';
 import { loadDataset } from '../formats';
+import { defaultCacheDir } from '../model/embeddingCache';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { affectedParents } from './hierarchy';
 import { pcaProjection } from './clustering';
 import { POSTERIOR_DIMS, strategyGeometry } from './geometry';
 import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
+import { folderStore } from './clusterStore';
 import { ClusterCache, DEFAULT_STRATEGY, hybridReadsLabelled, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { softmaxRows, type Features } from './softmax';
 import { softmaxRowsOnHelper } from './parallel';
@@ -84,7 +87,8 @@ export class LabelingSession {
   /** Parents touched by labels since the last retrain. */
   private readonly pending = new Set<number>();
   private readonly levels: LevelStructure;
-  private readonly clusters = new ClusterCache();
+  /** The pool's clusterings and cover graph, kept in `<cache folder>/selection/` for the next session on the same pool. */
+  private readonly clusters: ClusterCache;
   private poolRows?: Int32Array;
   /** Every row's classifier outputs P(child | parent) and untrained-parent flags, kept so a retrain recomputes only the heads it changed. */
   private readonly cond: Float64Array[];
@@ -111,6 +115,7 @@ export class LabelingSession {
     prepared?: Features,
   ) {
     this.currentStrategy = checkedStrategy(options.strategy ?? DEFAULT_STRATEGY);
+    this.clusters = new ClusterCache(folderStore(path.join(options.cacheDir ?? defaultCacheDir(ds.root), 'selection'), (m) => console.warn(`taxon: ${m}`)));
     this.X = prepared ?? model.prepare(data.raw, data.images);
     data.images.forEach((image, row) => this.rowOf.set(image, row));
     this.levels = levelStructure(ds.taxonomy);
