@@ -62,6 +62,10 @@ export function memoryStore(): ClusterStore & { files: Map<string, Uint8Array> }
 type Packed = Int32Array | Float32Array | Float64Array;
 const KINDS = { i32: Int32Array, f32: Float32Array, f64: Float64Array } as const;
 type Kind = keyof typeof KINDS;
+/**
+ * Names the format and what computed the values (k-means, coverGraph, typicality as they are now):
+ * a change to any of them must change this, so that files written before are computed again.
+ */
 const MAGIC = 'taxon-selection-1';
 
 function kindOf(a: Packed): Kind {
