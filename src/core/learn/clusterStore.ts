@@ -11,6 +11,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomicWrite';
+import { defaultCacheDir } from '../model/embeddingCache';
 
 /** Where ClusterCache keeps what it computed (keys are its own: what the bytes were computed from). */
 export interface ClusterStore {
@@ -42,6 +43,11 @@ export function folderStore(dir: string, log: (message: string) => void = () => 
       }
     },
   };
+}
+
+/** The store of a dataset's queue: `selection/` in its cache folder (default `<root>/.taxon`); what cannot be written is said on stderr. */
+export function datasetStore(root: string, cacheDir?: string): ClusterStore {
+  return folderStore(path.join(cacheDir ?? defaultCacheDir(root), 'selection'), (m) => console.warn(`taxon: ${m}`));
 }
 
 function prune(dir: string): void {

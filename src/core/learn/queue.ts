@@ -12,7 +12,8 @@ import { pcaProjection } from './clustering';
 import { POSTERIOR_DIMS, strategyGeometry } from './geometry';
 import type { InferenceMode } from './inference';
 import { labelledEmbeddings, predictItems, savedModel, trainDataset, type LearningPaths } from './workflow';
-import { queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
+import { datasetStore } from './clusterStore';
+import { ClusterCache, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { levelStructure, type MarginalsMatrix } from './uncertainty';
 
 export interface QueueItem {
@@ -76,7 +77,9 @@ export async function rankDataset(target: string, paths: LearningPaths, options:
     const X = model.prepare(data.raw, data.images);
     posteriorFeatures = pcaProjection(X, POSTERIOR_DIMS).project(X);
   }
-  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings, posteriorFeatures, marginals: M, options: options.selection, levels: levelStructure(t) };
+  // the clusterings and cover graph a labelling session on this pool kept, or kept for the next run
+  const clusters = new ClusterCache(datasetStore(ds.root, paths.cacheDir));
+  const ctx: SelectionContext = { taxonomy: t, candidates, labelled, embeddings, posteriorFeatures, marginals: M, options: options.selection, levels: levelStructure(t), clusters };
   const ranked = queueOrder(options.strategy, ctx, options.batch ?? 200, options.seed ?? 1);
   const scoreOf = new Map<number, number>(candidates.map((r, i) => [r, ranked.scores[i]]));
   const order = ranked.order.slice(0, options.top ?? candidates.length);

@@ -7,18 +7,16 @@
  * `taxon rank`: its first batch in the order `selectBatch` picks it (diverse, representative for
  * hybrid and typical), the rest by score.
  */
-import * as path from 'node:path';
 import type { Dataset } from '../dataset';
 import { DatasetError } from '../diagnostics';
 import { loadDataset } from '../formats';
-import { defaultCacheDir } from '../model/embeddingCache';
 import { ROOT, type Taxonomy } from '../taxonomy';
 import { affectedParents } from './hierarchy';
 import { pcaProjection } from './clustering';
 import { POSTERIOR_DIMS, strategyGeometry } from './geometry';
 import type { InferenceMode, Prediction } from './inference';
 import { deepest, TaxonModel } from './model';
-import { folderStore } from './clusterStore';
+import { datasetStore } from './clusterStore';
 import { ClusterCache, DEFAULT_STRATEGY, hybridReadsLabelled, queueOrder, type SelectionContext, type SelectionOptions, type StrategyName, STRATEGIES } from './selection';
 import { softmaxRows, type Features } from './softmax';
 import { softmaxRowsOnHelper } from './parallel';
@@ -115,7 +113,7 @@ export class LabelingSession {
     prepared?: Features,
   ) {
     this.currentStrategy = checkedStrategy(options.strategy ?? DEFAULT_STRATEGY);
-    this.clusters = new ClusterCache(folderStore(path.join(options.cacheDir ?? defaultCacheDir(ds.root), 'selection'), (m) => console.warn(`taxon: ${m}`)));
+    this.clusters = new ClusterCache(datasetStore(ds.root, options.cacheDir));
     this.X = prepared ?? model.prepare(data.raw, data.images);
     data.images.forEach((image, row) => this.rowOf.set(image, row));
     this.levels = levelStructure(ds.taxonomy);
