@@ -51,15 +51,22 @@ export function datasetStore(root: string, cacheDir?: string): ClusterStore {
 }
 
 function prune(dir: string): void {
+  const mtime = (f: string) => {
+    try {
+      return fs.statSync(path.join(dir, f)).mtimeMs;
+    } catch {
+      return -1; // removed meanwhile (another session pruning)
+    }
+  };
   const files = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.bin'))
-    .map((f) => ({ f, t: fs.statSync(path.join(dir, f)).mtimeMs }))
+    .map((f) => ({ f, t: mtime(f) }))
     .sort((a, b) => b.t - a.t);
   for (const { f } of files.slice(STORE_KEEP_FILES)) fs.rmSync(path.join(dir, f), { force: true });
 }
 
-/** An in-memory store (tests, and callers without a cache folder that still want one per process). */
+/** An in-memory store (tests). */
 export function memoryStore(): ClusterStore & { files: Map<string, Uint8Array> } {
   const files = new Map<string, Uint8Array>();
   return { files, read: (key) => files.get(key), write: (key, bytes) => void files.set(key, bytes) };
@@ -125,7 +132,11 @@ function align(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
-/** A fingerprint of every value of a matrix (FNV-1a over the float bits): two geometries share a cached clustering only if they are equal. */
+/**
+ * A fingerprint of every value of a matrix (two 32-bit FNV-style hashes over the float bits): a
+ * cached clustering is read for an equal geometry, and for another one only by a hash collision of
+ * negligible odds.
+ */
 export function dataFingerprint(X: { data: Float32Array; n: number; dim: number }): string {
   const words = new Uint32Array(X.data.buffer, X.data.byteOffset, X.data.length);
   let h = 0x811c9dc5;
