@@ -38,7 +38,7 @@ test('the labelling queue follows the configured strategy, in the order `taxon r
     orders.set(strategy, queue);
   }
   assert.notDeepEqual(orders.get('random'), orders.get('margin'), 'random is not the margin order');
-  // rank kept the pool's clusterings in the cache folder and each session read them: the same order
+  // rank kept the pool's clusterings in the cache folder for the sessions on the same pool (the orders agreed above)
   assert.ok(fs.readdirSync(path.join(paths.cacheDir, 'selection')).some((f) => f.endsWith('.bin')), 'the clusterings are kept in the cache folder');
   const { session } = await LabelingSession.open(target, paths);
   assert.equal(session.strategy, 'hybrid', 'hybrid is the default');
