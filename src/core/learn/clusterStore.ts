@@ -73,6 +73,11 @@ export function memoryStore(): ClusterStore & { files: Map<string, Uint8Array> }
 }
 
 type Packed = Int32Array | Float32Array | Float64Array;
+/** What pack stores besides its key: some numbers and typed arrays. */
+export interface Unpacked {
+  numbers: number[];
+  arrays: Packed[];
+}
 const KINDS = { i32: Int32Array, f32: Float32Array, f64: Float64Array } as const;
 type Kind = keyof typeof KINDS;
 /**
@@ -101,7 +106,7 @@ export function pack(key: string, numbers: number[], arrays: Packed[]): Uint8Arr
 }
 
 /** pack's inverse; undefined for bytes that are not a pack of this key (another key, truncated, garbage). */
-export function unpack(bytes: Uint8Array, key: string): { numbers: number[]; arrays: Packed[] } | undefined {
+export function unpack(bytes: Uint8Array, key: string): Unpacked | undefined {
   const end = bytes.indexOf(10);
   if (end < 0) return undefined;
   let header: { magic?: unknown; key?: unknown; numbers?: unknown; arrays?: unknown };

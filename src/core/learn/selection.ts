@@ -6,7 +6,7 @@
 import type { Taxonomy } from '../taxonomy';
 import { drawToFront, farthestFirst, kmeans, seededRandom, typicality, type Clustering } from './clustering';
 import { COVER_MAX_ROWS, Coverage, coverBatch, coverGraph, type CoverGraph } from './coverage';
-import { dataFingerprint, pack, unpack, type ClusterStore } from './clusterStore';
+import { dataFingerprint, pack, unpack, type ClusterStore, type Unpacked } from './clusterStore';
 import { LaplacePosterior } from './laplace';
 import type { Features } from './softmax';
 import { levelStructure, levelWeights, measureFunction, UNCERTAINTY_MEASURES, type LevelStructure, type MarginalsMatrix, type UncertaintyMeasure } from './uncertainty';
@@ -213,7 +213,7 @@ export class ClusterCache {
   }
 
   /** `compute()`, or what the store holds for this key and X (written there after computing). */
-  private stored<T>(key: string, X: Features, read: (b: { numbers: number[]; arrays: Array<Int32Array | Float32Array | Float64Array> }) => T | undefined, write: (v: T) => { numbers: number[]; arrays: Array<Int32Array | Float32Array | Float64Array> }, compute: () => T): T {
+  private stored<T>(key: string, X: Features, read: (b: Unpacked) => T | undefined, write: (v: T) => Unpacked, compute: () => T): T {
     if (!this.store) return compute();
     let print = this.prints.get(X);
     if (!print) this.prints.set(X, (print = dataFingerprint(X)));
@@ -247,8 +247,6 @@ export class ClusterCache {
     return e;
   }
 }
-
-type Unpacked = { numbers: number[]; arrays: Array<Int32Array | Float32Array | Float64Array> };
 
 function writeGraph(g: CoverGraph): Unpacked {
   return { numbers: [g.delta2], arrays: [g.offsets, g.neighbours] };
